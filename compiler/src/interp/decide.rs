@@ -1,0 +1,417 @@
+//! Decisions: from a catalog to the offers a subject is shown, with a trace of why.
+//!
+//! The order is fixed by the language reference: channel policy → consent → experiment
+//! assignment (the holdout gets the fallback) → every catalog candidate through the eligibility
+//! rules → caps → score and sort → keep `max` → the fallback if nothing is left. Every
+//! candidate that reaches the rules gets a [`CandidateTrace`] saying which rule removed it,
+//! which cap stopped it, or what score it had and whether it was chosen; the outcome is
+//! serializable because the runtime returns it as JSON and the audit log records it.
+
+use crate::interp::eval::{internal, EvalError, Evaluator, Request};
+use crate::interp::experiment::Assignment;
+use crate::interp::value::Value;
+use crate::ir::{CapScope, DecisionId, EligibilityId, Program, SchemaId};
+use serde::{Serialize, Serializer};
+use std::cmp::Ordering;
+
+/// The result of one decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionOutcome {
+    /// The decision's name.
+    pub decision: String,
+    /// The placement it serves.
+    pub placement: String,
+    /// The chosen offers, best first; empty when the fallback was served.
+    pub offers: Vec<Chosen>,
+    /// The experiment's name, if the decision has one.
+    pub experiment: Option<String>,
+    /// The assigned variant's name, or `"holdout"`; `None` without an experiment (or when the
+    /// decision stopped before assignment).
+    pub variant: Option<String>,
+    /// Set when the decision fell back instead of choosing offers.
+    pub fallback: Option<Fallback>,
+    /// How long a channel may cache the answer.
+    pub ttl_ms: i64,
+    /// One entry per catalog candidate that reached the eligibility rules, in catalog order.
+    pub trace: Vec<CandidateTrace>,
+}
+
+/// A chosen offer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Chosen {
+    /// The candidate's `id` field.
+    pub id: String,
+    /// Its final ranking score (0 without a ranking).
+    pub score: f64,
+}
+
+/// Why and what a decision fell back to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fallback {
+    /// The decision's `fallback` content, if it declares one.
+    pub content_id: Option<String>,
+    pub reason: FallbackReason,
+}
+
+/// Why a decision fell back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackReason {
+    /// The request's channel is not among the decision's `channels`.
+    ChannelNotAllowed,
+    /// The subject has not consented to the decision's `consent` purpose.
+    ConsentMissing,
+    /// The subject is in the experiment's holdout.
+    Holdout,
+    /// No candidate survived the rules and caps.
+    NothingEligible,
+}
+
+/// What happened to one candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateTrace {
+    /// The candidate's `id` field.
+    pub id: String,
+    #[serde(flatten)]
+    pub outcome: CandidateOutcome,
+}
+
+/// The fate of one candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CandidateOutcome {
+    /// Eligible and under its caps, so it was scored.
+    Kept {
+        score: f64,
+        /// Its position among the chosen offers, starting at 1; `None` when `max` cut it.
+        rank: Option<u32>,
+        /// Ids of the boosts that applied.
+        boosts: Vec<String>,
+    },
+    /// An eligibility rule removed it.
+    Removed {
+        /// The rule's identity, `package.block.label`.
+        rule: String,
+        /// The rule's `because` text.
+        reason: Option<String>,
+    },
+    /// A frequency cap stopped it.
+    Capped {
+        #[serde(serialize_with = "serialize_cap_scope")]
+        scope: CapScope,
+        limit: u32,
+        window_ms: i64,
+        /// Impressions counted in the window.
+        seen: u64,
+    },
+}
+
+fn serialize_cap_scope<S: Serializer>(scope: &CapScope, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match scope {
+        CapScope::Offer => "offer",
+        CapScope::Placement => "placement",
+    })
+}
+
+/// An eligibility block applied to a catalog.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EligibilityReport {
+    /// The block's name.
+    pub eligibility: String,
+    /// Every candidate, in catalog order.
+    pub candidates: Vec<EligibilityTrace>,
+}
+
+/// One candidate's eligibility.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EligibilityTrace {
+    /// The candidate's `id` field, or `#n` (its 1-based catalog position) when its schema has
+    /// no `id: String` field.
+    pub id: String,
+    /// The rule that removed it; `None` when eligible.
+    pub removed_by: Option<RemovedBy>,
+}
+
+/// The rule that removed a candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemovedBy {
+    /// The rule's identity, `package.block.label`.
+    pub rule: String,
+    /// The rule's `because` text.
+    pub reason: Option<String>,
+}
+
+/// The index of the `id: String` field of a schema, if it has one.
+pub fn id_field(program: &Program, schema: SchemaId) -> Option<usize> {
+    let def = program.schemas.get(schema as usize)?;
+    let i = def.field_index("id")? as usize;
+    (def.fields.get(i)?.ty == crate::ir::Type::String).then_some(i)
+}
+
+/// The id of a candidate record, given the index of its `id` field.
+fn candidate_id(candidate: &Value, id_index: Option<usize>, position: usize) -> String {
+    match (candidate, id_index) {
+        (Value::Record(fields), Some(i)) => match fields.get(i) {
+            Some(Value::Str(s)) => s.to_string(),
+            _ => format!("#{}", position + 1),
+        },
+        _ => format!("#{}", position + 1),
+    }
+}
+
+/// The channel (a variant index of `std.Channel`) of a `std.Context` record.
+pub fn context_channel(program: &Program, context: &Value) -> Result<u32, EvalError> {
+    let schema = program
+        .schemas
+        .get(program.builtins.context as usize)
+        .ok_or_else(|| internal("the program has no std.Context schema"))?;
+    let index = schema
+        .field_index("channel")
+        .ok_or_else(|| internal("std.Context has no `channel` field"))?;
+    match context {
+        Value::Record(fields) => match fields.get(index as usize) {
+            Some(Value::Enum(c)) => Ok(*c),
+            _ => Err(internal("the context's `channel` is not a Channel")),
+        },
+        _ => Err(internal("the context is not a record")),
+    }
+}
+
+/// Applies an eligibility block to every candidate of `catalog`.
+pub fn eligibility_report(
+    request: &Request<'_>,
+    eligibility: EligibilityId,
+    catalog: &[Value],
+) -> Result<EligibilityReport, EvalError> {
+    let program = request.program();
+    let def = program
+        .eligibilities
+        .get(eligibility as usize)
+        .ok_or_else(|| internal(format!("no eligibility {eligibility}")))?;
+    let id_index = id_field(program, def.schema);
+    let mut candidates = Vec::with_capacity(catalog.len());
+    for (position, candidate) in catalog.iter().enumerate() {
+        let removed_by = request
+            .first_failing_rule(eligibility, candidate)?
+            .and_then(|i| def.rules.get(i))
+            .map(|rule| RemovedBy {
+                rule: rule.id.clone(),
+                reason: rule.reason.clone(),
+            });
+        candidates.push(EligibilityTrace {
+            id: candidate_id(candidate, id_index, position),
+            removed_by,
+        });
+    }
+    Ok(EligibilityReport {
+        eligibility: def.name.clone(),
+        candidates,
+    })
+}
+
+/// Runs decision `decision` for `env` over `catalog` (records of the schema of the decision's
+/// eligibility block). `max_override` lowers the decision's `max` (a request's
+/// `max_variants`); it never raises it.
+pub fn decide(
+    program: &Program,
+    decision: DecisionId,
+    env: &crate::interp::eval::Env,
+    catalog: &[Value],
+    max_override: Option<u32>,
+) -> Result<DecisionOutcome, EvalError> {
+    let evaluator = Evaluator::new(program);
+    let request = evaluator.request(env);
+    decide_in(&request, decision, catalog, max_override)
+}
+
+/// [`decide`] within an existing request, sharing its memoized segments and assignments (and
+/// its evaluator's constants).
+pub fn decide_in(
+    request: &Request<'_>,
+    decision: DecisionId,
+    catalog: &[Value],
+    max_override: Option<u32>,
+) -> Result<DecisionOutcome, EvalError> {
+    let program = request.program();
+    let env = request.env()?;
+    let def = program
+        .decisions
+        .get(decision as usize)
+        .ok_or_else(|| internal(format!("no decision {decision}")))?;
+    let mut out = DecisionOutcome {
+        decision: def.name.clone(),
+        placement: def.placement.clone(),
+        offers: Vec::new(),
+        experiment: None,
+        variant: None,
+        fallback: None,
+        ttl_ms: def.ttl_ms,
+        trace: Vec::new(),
+    };
+    let fall_back = |mut out: DecisionOutcome, reason: FallbackReason| -> Result<DecisionOutcome, EvalError> {
+        out.fallback = Some(Fallback {
+            content_id: def.fallback.clone(),
+            reason,
+        });
+        Ok(out)
+    };
+
+    // Channel policy, then consent, then the experiment's holdout.
+    if let Some(channels) = &def.channels {
+        let channel = context_channel(program, &env.context)?;
+        if !channels.contains(&channel) {
+            return fall_back(out, FallbackReason::ChannelNotAllowed);
+        }
+    }
+    if let Some(purpose) = &def.consent {
+        if !env.consents.iter().any(|c| c == purpose) {
+            return fall_back(out, FallbackReason::ConsentMissing);
+        }
+    }
+    if let Some(experiment) = def.experiment {
+        let edef = program
+            .experiments
+            .get(experiment as usize)
+            .ok_or_else(|| internal(format!("no experiment {experiment}")))?;
+        let assignment = request.assignment(experiment)?;
+        out.experiment = Some(edef.name.clone());
+        out.variant = Some(assignment.name(edef).to_string());
+        if assignment == Assignment::Holdout {
+            return fall_back(out, FallbackReason::Holdout);
+        }
+    }
+
+    // Eligibility: the first failing rule removes a candidate.
+    let elig = program
+        .eligibilities
+        .get(def.candidates as usize)
+        .ok_or_else(|| internal(format!("no eligibility {}", def.candidates)))?;
+    let id_index = id_field(program, elig.schema);
+    // Survivors, as (trace index, candidate).
+    let mut survivors: Vec<(usize, &Value)> = Vec::new();
+    for (position, candidate) in catalog.iter().enumerate() {
+        let id = candidate_id(candidate, id_index, position);
+        let outcome = match request.first_failing_rule(def.candidates, candidate)? {
+            Some(i) => {
+                let rule = elig.rules.get(i).ok_or_else(|| internal("rule index out of range"))?;
+                CandidateOutcome::Removed {
+                    rule: rule.id.clone(),
+                    reason: rule.reason.clone(),
+                }
+            }
+            None => {
+                survivors.push((out.trace.len(), candidate));
+                // Replaced below by the candidate's cap or score.
+                CandidateOutcome::Kept {
+                    score: 0.0,
+                    rank: None,
+                    boosts: Vec::new(),
+                }
+            }
+        };
+        out.trace.push(CandidateTrace { id, outcome });
+    }
+
+    // Caps: impressions at this placement within the window (now - window, now].
+    let now = env.now_ms;
+    let seen = |window_ms: i64, offer: Option<&str>| -> u64 {
+        let start = now.saturating_sub(window_ms);
+        env.impressions
+            .iter()
+            .filter(|i| {
+                i.placement == def.placement
+                    && i.at_ms > start
+                    && i.at_ms <= now
+                    && offer.is_none_or(|o| i.offer_id == o)
+            })
+            .count() as u64
+    };
+    let mut capped = Vec::new();
+    survivors.retain(|&(t, _)| {
+        let Some(trace) = out.trace.get(t) else {
+            return false;
+        };
+        for cap in &def.caps {
+            let n = match cap.scope {
+                CapScope::Placement => seen(cap.window_ms, None),
+                CapScope::Offer => seen(cap.window_ms, Some(&trace.id)),
+            };
+            if n >= u64::from(cap.limit) {
+                capped.push((
+                    t,
+                    CandidateOutcome::Capped {
+                        scope: cap.scope,
+                        limit: cap.limit,
+                        window_ms: cap.window_ms,
+                        seen: n,
+                    },
+                ));
+                return false;
+            }
+        }
+        true
+    });
+    for (t, outcome) in capped {
+        if let Some(trace) = out.trace.get_mut(t) {
+            trace.outcome = outcome;
+        }
+    }
+
+    // Score and sort: descending, stable (ties keep catalog order), NaN last.
+    let mut scored = Vec::with_capacity(survivors.len());
+    for (t, candidate) in survivors {
+        let (score, boosts) = match def.rank {
+            Some(r) => {
+                let s = request.rank_score(r, candidate)?;
+                let rdef = program
+                    .rankings
+                    .get(r as usize)
+                    .ok_or_else(|| internal(format!("no ranking {r}")))?;
+                let names = s
+                    .boosts
+                    .iter()
+                    .filter_map(|&b| rdef.boosts.get(b).map(|b| b.id.clone()))
+                    .collect();
+                (s.score, names)
+            }
+            None => (0.0, Vec::new()),
+        };
+        scored.push((t, score, boosts));
+    }
+    scored.sort_by(|a, b| score_order(a.1, b.1));
+
+    let max = def.max.min(max_override.unwrap_or(u32::MAX)) as usize;
+    for (position, (t, score, boosts)) in scored.into_iter().enumerate() {
+        let Some(trace) = out.trace.get_mut(t) else {
+            continue;
+        };
+        let chosen = position < max;
+        if chosen {
+            out.offers.push(Chosen {
+                id: trace.id.clone(),
+                score,
+            });
+        }
+        trace.outcome = CandidateOutcome::Kept {
+            score,
+            rank: chosen.then(|| (position + 1) as u32),
+            boosts,
+        };
+    }
+
+    if out.offers.is_empty() && def.fallback.is_some() {
+        return fall_back(out, FallbackReason::NothingEligible);
+    }
+    Ok(out)
+}
+
+/// The ranking order: higher scores first, every NaN after every number, equal scores (and
+/// `0.0` against `-0.0`) equal so a stable sort keeps catalog order.
+pub fn score_order(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
+    }
+}

@@ -1,0 +1,97 @@
+//! The command-line interface: the clap definitions of every subcommand and the dispatch to
+//! their modules.
+//!
+//! Each subcommand has its own module holding its arguments and its `run` function, which
+//! returns an [`Exit`] for a finished run and an error only for usage and IO problems (a missing
+//! path, an unreadable file). Mistakes in policies are never errors here: they are diagnostics,
+//! printed, and reported through [`Exit::Failed`].
+
+mod check;
+mod color;
+mod explain;
+mod explain_code;
+mod fmt;
+mod policy_files;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  tailor check policies/                      check every .policy file under policies/
+  tailor check policies/ --format sarif > tailor.sarif
+  tailor test policies/ --filter welcome      run the policy tests whose name contains `welcome`
+  tailor fmt --check policies/                fail if any file is not formatted
+  tailor explain policies/ --test \"a new customer sees the welcome offer\"
+  tailor explain-code E0102                   what `unknown-field` means and how to fix it
+
+Exit codes: 0 success, 1 problems in the policies, 2 usage or IO error.
+Set RUST_LOG=debug for logs on stderr; NO_COLOR=1 turns colours off.";
+
+/// Check, test and format Tailor policies.
+///
+/// Tailor policies (`.policy` files) decide who sees which offer. This tool checks them for
+/// errors, runs their `test` blocks, formats them, and explains the diagnostics it reports.
+#[derive(Debug, Parser)]
+#[command(name = "tailor", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check policies for errors and print the bundle version.
+    Check(check::CheckArgs),
+    /// Run the `test` blocks of policies.
+    Test(test::TestArgs),
+    /// Format policies in place, or check that they are formatted.
+    Fmt(fmt::FmtArgs),
+    /// Show how a policy test's decision was made, rule by rule.
+    Explain(explain::ExplainArgs),
+    /// Explain a diagnostic code, or print every explanation.
+    ExplainCode(explain_code::ExplainCodeArgs),
+}
+
+/// How a command finished, as the process exit code CI scripts rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: nothing wrong (warnings are allowed unless denied).
+    Success,
+    /// 1: the policies have problems (errors, denied warnings, failing tests, unformatted files).
+    Failed,
+    /// 2: the command could not do its job: bad arguments, missing or unreadable files.
+    Usage,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        match exit {
+            Exit::Success => std::process::ExitCode::SUCCESS,
+            Exit::Failed => std::process::ExitCode::from(1),
+            Exit::Usage => std::process::ExitCode::from(2),
+        }
+    }
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::ExplainCode(args) => explain_code::run(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
