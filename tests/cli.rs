@@ -338,3 +338,16 @@ fn help_shows_examples() {
     assert!(out.stdout.contains("Examples:"), "{}", out.stdout);
     assert!(out.stdout.contains("--deny-warnings"), "{}", out.stdout);
 }
+
+#[test]
+fn docs_stdlib_md_is_up_to_date() {
+    let dir = temp_dir("stdlib");
+    let out = tailor(&dir, &["stdlib", "--markdown"]);
+    assert_eq!(out.code, 0);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/stdlib.md");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == out.stdout,
+        "docs/stdlib.md is out of date; regenerate it with\n  cargo run -q -- stdlib --markdown > docs/stdlib.md"
+    );
+}

@@ -12,6 +12,7 @@ mod explain;
 mod explain_code;
 mod fmt;
 mod policy_files;
+mod stdlib;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,7 @@ Examples:
   tailor fmt --check policies/                fail if any file is not formatted
   tailor explain policies/ --test \"a new customer sees the welcome offer\"
   tailor explain-code E0102                   what `unknown-field` means and how to fix it
+  tailor stdlib                               the built-in functions with their signatures
 
 Exit codes: 0 success, 1 problems in the policies, 2 usage or IO error.
 Set RUST_LOG=debug for logs on stderr; NO_COLOR=1 turns colours off.";
@@ -51,6 +53,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Explain a diagnostic code, or print every explanation.
     ExplainCode(explain_code::ExplainCodeArgs),
+    /// List the built-in functions and prelude types.
+    Stdlib(stdlib::StdlibArgs),
 }
 
 /// How a command finished, as the process exit code CI scripts rely on.
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Fmt(args) => fmt::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::ExplainCode(args) => explain_code::run(&args),
+        Command::Stdlib(args) => stdlib::run(&args),
     }
 }
 
