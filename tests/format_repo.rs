@@ -35,14 +35,19 @@ fn formatting_is_idempotent_and_keeps_every_comment() {
         policy_files(&root.join(d), &mut files);
     }
     files.sort();
-    assert!(files.len() > 100, "expected the demo policies and the corpus, found {} files", files.len());
+    assert!(
+        files.len() > 100,
+        "expected the demo policies and the corpus, found {} files",
+        files.len()
+    );
     let mut formatted_count = 0;
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap_or_default();
         // Cases with syntax errors are refused by the formatter, which is the point.
         let Ok(once) = format_source(&text) else { continue };
         formatted_count += 1;
-        let twice = format_source(&once).unwrap_or_else(|d| panic!("{}: formatted output does not parse: {d:?}", f.display()));
+        let twice =
+            format_source(&once).unwrap_or_else(|d| panic!("{}: formatted output does not parse: {d:?}", f.display()));
         assert_eq!(once, twice, "{}: formatting is not idempotent", f.display());
         assert_eq!(comments(&text), comments(&once), "{}: comments changed", f.display());
     }
