@@ -21,7 +21,7 @@ pub fn run(args: &StdlibArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
     let width = stdlib::FUNCTIONS.iter().map(|f| f.signature.len()).max().unwrap_or(0);
-    println!("{:width$}  {}", "now() -> Timestamp", "The time of the request.");
+    println!("{:width$}  The time of the request.", "now() -> Timestamp");
     for f in stdlib::FUNCTIONS {
         println!("{:width$}  {}", f.signature, f.doc);
     }
