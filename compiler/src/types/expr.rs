@@ -1242,7 +1242,9 @@ impl Checker<'_> {
 
     /// Checks two operands that must have one type (numbers promote).
     fn operands_same_type(&mut self, lhs: &ast::Expr, rhs: &ast::Expr, allow_optional: bool) -> (Expr, Expr) {
+        let before = self.diags.len();
         let l = self.expr(lhs, None);
+        let from_lhs = self.diags.len() - before;
         let r = self.expr(rhs, Some(l.ty.strip_optional()).filter(|t| !t.is_error()));
         // A bare enum variant on the left: check again now that the right side is known.
         let l = if l.ty.is_error()
@@ -1250,13 +1252,12 @@ impl Checker<'_> {
             && matches!(lhs.kind, ast::ExprKind::Name(_))
             && matches!(r.ty.strip_optional(), Type::Enum(_))
         {
-            let n = self.diags.len();
+            let retry_start = self.diags.len();
             let again = self.expr(lhs, Some(r.ty.strip_optional()));
             if !again.ty.is_error() {
-                // The first attempt reported an unknown name; drop it.
-                if n > 0 {
-                    self.diags.remove(n - 1);
-                }
+                // The first attempt's report (an unknown name) was wrong: forget it.
+                self.diags.truncate(retry_start);
+                self.diags.drain(before..before + from_lhs);
             }
             again
         } else {

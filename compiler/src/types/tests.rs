@@ -265,3 +265,11 @@ fn the_synthetic_set_checks_cleanly() {
         .collect();
     assert!(errs.is_empty(), "{errs:?}");
 }
+
+#[test]
+fn retrying_a_bare_variant_keeps_diagnostics_from_the_right_side() {
+    // `Premium` on the left is only known once the right side's type is; the retry must drop the
+    // first attempt's report and nothing else.
+    let src = "segment s = Premium == (if exists profile.country then profile.tier else profile.tier)\ntest \"t\" { expect s }";
+    assert_eq!(check(src), vec!["W0005@3"]);
+}
