@@ -569,9 +569,14 @@ impl<'a> Request<'a> {
                 v => Err(internal(format!("IntToFloat of {}", ops::shape(&v)))),
             },
             ExprKind::Some(x) => self.eval(x, f),
-            ExprKind::ExperimentIs { experiment, variant } => Ok(Value::Bool(
-                self.assignment(*experiment)? == Assignment::Variant(*variant),
-            )),
+            ExprKind::ExperimentIs { experiment, variant } => {
+                let assigned = self.assignment(*experiment)?;
+                Ok(Value::Bool(if *variant == crate::ir::HOLDOUT_VARIANT {
+                    assigned == Assignment::Holdout
+                } else {
+                    assigned == Assignment::Variant(*variant)
+                }))
+            }
             ExprKind::DecisionResult(d) => self
                 .results
                 .ok_or(EvalError::TestOnly("decision"))?

@@ -22,6 +22,9 @@ pub type RankingId = u32;
 pub type ExperimentId = u32;
 pub type DecisionId = u32;
 
+/// The variant index `experiment is holdout` tests for: subjects held out of the experiment.
+pub const HOLDOUT_VARIANT: u32 = u32::MAX;
+
 /// A type of the language.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Type {
@@ -252,7 +255,7 @@ pub enum ExprKind {
     IntToFloat(Box<Expr>),
     /// A present value of type `T` where `T?` is expected.
     Some(Box<Expr>),
-    /// `experiment is variant`.
+    /// `experiment is variant`; `variant` is [`HOLDOUT_VARIANT`] for `experiment is holdout`.
     ExperimentIs {
         experiment: ExperimentId,
         variant: u32,

@@ -345,3 +345,31 @@ fn decide_from_json_inputs() {
     assert_eq!(json["fallback"], serde_json::Value::Null);
     assert_eq!(json["experiment"], "shop.home.hero_copy");
 }
+
+#[test]
+fn held_out_subjects_are_visible_to_is_holdout() {
+    // With 99.99% held out, essentially every subject is out; with the docs' rules each subject
+    // is either held out or in exactly one variant.
+    let src = r#"package x
+experiment e {
+  salt "holdout-test"
+  holdout 99.99%
+  variant a 50%
+  variant b 50%
+}
+segment out = e is holdout
+segment in_a = e is a
+segment in_b = e is b
+test "subject 1 is held out" {
+  subject "subject-1"
+  expect out
+  expect not in_a and not in_b
+}
+"#;
+    let mut map = SourceMap::new();
+    map.add("x.policy", src);
+    let a = analyze(map);
+    assert!(!a.has_errors(), "{:?}", a.diagnostics);
+    let report = run_tests(&a.program, None);
+    assert!(report.all_passed(), "{:?}", report.results);
+}

@@ -993,6 +993,21 @@ impl Checker<'_> {
                 }
                 self.note_use(r, n.span);
                 let names: Vec<String> = self.experiment_variants(x);
+                let has_holdout = self
+                    .program
+                    .experiments
+                    .get(x as usize)
+                    .is_some_and(|e| e.holdout_bp > 0);
+                if variant.name == "holdout" && has_holdout && !names.contains(&variant.name) {
+                    return Expr::new(
+                        ExprKind::ExperimentIs {
+                            experiment: x,
+                            variant: ir::HOLDOUT_VARIANT,
+                        },
+                        Type::Bool,
+                        span,
+                    );
+                }
                 if let Some(v) = names.iter().position(|v| *v == variant.name) {
                     return Expr::new(
                         ExprKind::ExperimentIs {
