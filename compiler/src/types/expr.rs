@@ -770,7 +770,7 @@ impl Checker<'_> {
         self.report(
             Diagnostic::new(Code::NonConstantCell, span, format!("{what} is not a constant"))
                 .with_label("depends on the request")
-                .with_help("constants and table cells may use literals, enum values and other constants only"),
+                .with_help("constants and table cells cannot read the request (`profile`, `context`, `now()`, segments); use a `segment` or `fn` for values that depend on it"),
         );
         Expr::error(span)
     }
@@ -1024,10 +1024,10 @@ impl Checker<'_> {
                     format!("experiment `{}` has no variant `{}`", n.name, variant.name),
                 )
                 .with_label("not a variant of this experiment");
-                match did_you_mean(&variant.name, names.iter().map(String::as_str)) {
-                    Some(s) => d = d.with_help(format!("did you mean `{s}`?")),
-                    None => d = d.with_note(format!("its variants are `{}`", names.join("`, `"))),
+                if let Some(s) = did_you_mean(&variant.name, names.iter().map(String::as_str)) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
                 }
+                d = d.with_note(format!("its variants are `{}`", names.join("`, `")));
                 self.report(d);
                 Expr::error(span)
             }

@@ -24,6 +24,7 @@ impl Checker<'_> {
             self.types.push((p.name.span, ty));
         }
         let output = self.program.tables[id as usize].output.clone();
+        let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
         let mut hit: Option<(ir::HitPolicy, Span)> = None;
         let mut given: Option<(Vec<Expr>, Span)> = None;
         let mut default: Option<(Expr, Span)> = None;
@@ -149,7 +150,9 @@ impl Checker<'_> {
             }
             _ => {}
         }
-        if let Some((cols, _)) = &given {
+        // A cell with an error was folded to `_`; reasoning about rows would report nonsense.
+        let table_has_errors = self.diags.iter().filter(|d| d.is_error()).count() > errors_before;
+        if let (Some((cols, _)), false) = (&given, table_has_errors) {
             let col_types: Vec<Type> = cols.iter().map(|c| c.ty.clone()).collect();
             self.analyse_rows(policy, &col_types, &rows, &row_keywords);
         }

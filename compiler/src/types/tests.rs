@@ -273,3 +273,9 @@ fn retrying_a_bare_variant_keeps_diagnostics_from_the_right_side() {
     let src = "segment s = Premium == (if exists profile.country then profile.tier else profile.tier)\ntest \"t\" { expect s }";
     assert_eq!(check(src), vec!["W0005@3"]);
 }
+
+#[test]
+fn a_bad_cell_does_not_make_later_rows_look_unreachable() {
+    let src = "table t -> Int {\n  hit first\n  given profile.tier\n  row \"Premium\" => 1\n  row Standard => 2\n  default 0\n}\nsegment s = t > 0\ntest \"x\" { expect s }";
+    assert_eq!(check(src), vec!["E0201@6"]);
+}
