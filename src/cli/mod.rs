@@ -53,7 +53,7 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Explain a diagnostic code, or print every explanation.
     ExplainCode(explain_code::ExplainCodeArgs),
-    /// List the built-in functions and prelude types.
+    /// List the built-in functions (with `--markdown`, also the prelude types).
     Stdlib(stdlib::StdlibArgs),
 }
 
