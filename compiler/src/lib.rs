@@ -7,6 +7,7 @@
 //!
 //! The compiler does no IO: callers hand it a [`SourceMap`] and get an [`Analysis`] back.
 
+pub mod bundle;
 pub mod diagnostics;
 pub mod format;
 pub mod interp;
@@ -19,6 +20,7 @@ pub mod synth;
 pub mod testing;
 pub mod types;
 
+pub use bundle::{Backend, Bundle, BundleError, PreparedCatalog};
 pub use diagnostics::{Code, Diagnostic, Severity};
 pub use source::{FileId, SourceMap, Span};
 
