@@ -21,6 +21,8 @@ SEED = 20261124
 REFERENCE_NOW = datetime(2026, 11, 24, 10, 0, 0, tzinfo=timezone.utc)
 PROFILE_COUNT = 5000
 GENERATED_OFFERS = 300
+# The size of catalog-1000.json, the catalog benchmarks and load tests use.
+BENCH_CATALOG_SIZE = 1000
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -332,12 +334,15 @@ def generated_offer(rng, n):
     return {k: offer[k] for k in order if k in offer}
 
 
-def catalog(rng):
+def catalog(rng, total=None):
+    """The fixed offers, then generated ones: GENERATED_OFFERS of them, or as many as make
+    `total` offers in all."""
     order = ["id", "title", "kind", "priority", "margin", "tier", "category", "tags", "channels",
              "placements", "countries", "blocked_countries", "min_lifetime_value", "max_orders",
              "discount_pct", "starts_at", "ends_at"]
     fixed = [{k: o[k] for k in order if k in o} for o in DEMO_OFFERS + fallback_offers()]
-    generated = [generated_offer(rng, n) for n in range(1, GENERATED_OFFERS + 1)]
+    count = GENERATED_OFFERS if total is None else total - len(fixed)
+    generated = [generated_offer(rng, n) for n in range(1, count + 1)]
     offers = fixed + generated
     ids = [o["id"] for o in offers]
     assert len(ids) == len(set(ids)), "duplicate offer ids"
@@ -497,6 +502,11 @@ def main():
           json.dumps(offers, indent=2, ensure_ascii=False) + "\n")
     write(os.path.join(HERE, "profiles.jsonl"),
           "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows))
+    # The benchmark catalog: the same fixed offers and exactly 1,000 in all, from its own
+    # random stream so that adding it left catalog.json and profiles.jsonl unchanged.
+    big = catalog(random.Random(SEED + 1), total=BENCH_CATALOG_SIZE)
+    write(os.path.join(HERE, "catalog-1000.json"),
+          json.dumps(big, indent=2, ensure_ascii=False) + "\n")
     req_dir = os.path.join(HERE, "requests")
     os.makedirs(req_dir, exist_ok=True)
     for name, body in requests(rows).items():

@@ -94,3 +94,20 @@ fn catalog_and_profiles_load_and_every_placement_decides() {
     }
     assert!(chosen_any > 0, "no placement chose any offer for any sample profile");
 }
+
+#[test]
+fn the_benchmark_catalog_has_1000_offers_that_load() {
+    let a = demo();
+    let p = &a.program;
+    let offer = p
+        .schemas
+        .iter()
+        .position(|s| s.name.ends_with(".Offer"))
+        .expect("an Offer schema") as u32;
+    let json: serde_json::Value = serde_json::from_str(&read("catalog-1000.json")).expect("catalog-1000.json parses");
+    match value_from_json(p, &Type::List(Box::new(Type::Record(offer))), &json) {
+        Ok(Value::List(items)) => assert_eq!(items.len(), 1000),
+        Ok(other) => panic!("catalog-1000.json is not a list: {other:?}"),
+        Err(e) => panic!("catalog-1000.json does not match the Offer schema: {e}"),
+    }
+}
