@@ -13,8 +13,10 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    init_tracing();
     let args = cli::Cli::parse();
+    if !args.configures_logging() {
+        init_tracing();
+    }
     match cli::run(args) {
         Ok(exit) => exit.into(),
         Err(err) => {

@@ -16,7 +16,7 @@ use tailor_compiler::ir::Type;
 use tailor_compiler::{Backend, Bundle, SourceMap};
 
 /// Every backend, the reference interpreter first.
-const BACKENDS: &[Backend] = &[Backend::Interpreter];
+const BACKENDS: &[Backend] = &[Backend::Interpreter, Backend::Jit];
 
 const DEFAULT_NOW: &str = "2026-11-24T10:00:00Z";
 const DEFAULT_SUBJECT: &str = "conformance-subject";

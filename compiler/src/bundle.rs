@@ -7,14 +7,20 @@
 //! ([`DecisionOutcome`], [`EligibilityReport`]) and must agree on every input.
 //!
 //! Catalogs are prepared once per bundle ([`Bundle::prepare_catalog`]): the offers are
-//! validated against the candidate schema here, not on the request path, and a backend may
-//! convert them to its own layout at that point.
+//! validated against the candidate schema here, not on the request path. The JIT lays them out
+//! in its own format once, on first use, and caches that in the [`PreparedCatalog`].
+//!
+//! Native code is compiled once per bundle: at [`Bundle::compile_with`] time with
+//! [`CompileOptions::jit`] (so a construct the JIT does not compile is a deploy-time
+//! [`BundleError::Backend`]), or else on the first [`Backend::Jit`] evaluation. It is freed
+//! when the bundle is dropped. See `docs/jit.md`.
 
 use crate::interp::{self, DecisionOutcome, EligibilityReport, Env, EvalError, Value};
 use crate::ir::{DecisionId, EligibilityId, Program, SchemaId, Type};
+use crate::jit::{JitCatalog, JitProgram};
 use crate::testing::{self, TestReport};
 use crate::{analyze, Analysis, Diagnostic, SourceMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Which engine evaluates a bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
@@ -79,6 +85,15 @@ pub struct BundleSource {
     pub text: String,
 }
 
+/// How [`Bundle::compile_with`] builds a bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompileOptions {
+    /// Compile native code now, so a construct the JIT does not compile is reported as
+    /// [`BundleError::Backend`] at deploy time. Without it the JIT compiles on the bundle's
+    /// first [`Backend::Jit`] evaluation.
+    pub jit: bool,
+}
+
 /// A checked, lowered policy set. Immutable; share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Bundle {
@@ -86,13 +101,40 @@ pub struct Bundle {
     version: String,
     sources: Vec<BundleSource>,
     warnings: Vec<Diagnostic>,
+    /// The native code, compiled once (eagerly with [`CompileOptions::jit`], else on first use).
+    jit: OnceLock<Result<Arc<JitProgram>, String>>,
 }
 
 impl Bundle {
     /// Checks and lowers `sources`. Errors in the policies give [`BundleError::Invalid`].
     pub fn compile(sources: SourceMap) -> Result<Bundle, BundleError> {
+        Bundle::compile_with(sources, CompileOptions::default())
+    }
+
+    /// [`Bundle::compile`] with options; with `jit: true` the native code is compiled now.
+    pub fn compile_with(sources: SourceMap, options: CompileOptions) -> Result<Bundle, BundleError> {
         let _span = tracing::info_span!("bundle_compile", files = sources.len()).entered();
-        Bundle::from_analysis(analyze(sources))
+        let bundle = Bundle::from_analysis(analyze(sources))?;
+        if options.jit {
+            bundle.jit().map_err(|message| BundleError::Backend {
+                backend: Backend::Jit,
+                message,
+            })?;
+        }
+        Ok(bundle)
+    }
+
+    /// The bundle's native code, compiling it on first use. The error is the reason the JIT
+    /// cannot compile this bundle (never silently replaced by the interpreter).
+    pub fn jit(&self) -> Result<&Arc<JitProgram>, String> {
+        self.jit
+            .get_or_init(|| {
+                JitProgram::compile(self.program.clone())
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| e.clone())
     }
 
     /// A bundle from a finished analysis (which must have no errors).
@@ -114,6 +156,7 @@ impl Bundle {
             version: analysis.version,
             sources,
             warnings: analysis.diagnostics,
+            jit: OnceLock::new(),
         })
     }
 
@@ -174,6 +217,7 @@ impl Bundle {
             version: self.version.clone(),
             schema,
             offers: Arc::from(offers),
+            jit: Arc::new(OnceLock::new()),
         })
     }
 
@@ -189,7 +233,18 @@ impl Bundle {
     ) -> Result<DecisionOutcome, EvalError> {
         match backend {
             Backend::Interpreter => interp::decide(&self.program, decision, env, &catalog.offers, max_override),
-            Backend::Jit => Err(EvalError::Internal("the JIT backend is not built yet".into())),
+            Backend::Jit => {
+                let (jit, laid_out) = self.jit_catalog(catalog)?;
+                let mut request = jit.request(laid_out, env)?;
+                interp::decide_with(
+                    &self.program,
+                    env,
+                    &mut request,
+                    decision,
+                    &catalog.offers,
+                    max_override,
+                )
+            }
         }
     }
 
@@ -207,8 +262,38 @@ impl Bundle {
                 let request = evaluator.request(env);
                 interp::eligibility_report(&request, eligibility, &catalog.offers)
             }
-            Backend::Jit => Err(EvalError::Internal("the JIT backend is not built yet".into())),
+            Backend::Jit => {
+                let (jit, laid_out) = self.jit_catalog(catalog)?;
+                let mut request = jit.request(laid_out, env)?;
+                interp::eligibility_report_with(&self.program, &mut request, eligibility, &catalog.offers)
+            }
         }
+    }
+
+    /// The native code and `catalog` laid out for it (once per catalog).
+    pub fn jit_catalog<'c>(
+        &'c self,
+        catalog: &'c PreparedCatalog,
+    ) -> Result<(&'c JitProgram, &'c JitCatalog), EvalError> {
+        if catalog.version != self.version {
+            return Err(EvalError::Internal(format!(
+                "the catalog was prepared for bundle {}, not {}",
+                catalog.version, self.version
+            )));
+        }
+        let jit = self
+            .jit()
+            .map_err(|m| EvalError::Internal(format!("the JIT cannot compile this bundle: {m}")))?;
+        let laid_out = catalog
+            .jit
+            .get_or_init(|| {
+                jit.prepare_catalog(catalog.schema, &catalog.offers)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|m| EvalError::Internal(format!("laying out the catalog: {m}")))?;
+        Ok((jit, laid_out))
     }
 }
 
@@ -219,6 +304,8 @@ pub struct PreparedCatalog {
     version: String,
     schema: SchemaId,
     offers: Arc<[Value]>,
+    /// The offers in the JIT's layout, built on first JIT use (once per catalog).
+    jit: Arc<OnceLock<Result<Arc<JitCatalog>, String>>>,
 }
 
 impl PreparedCatalog {

@@ -6,12 +6,16 @@
 //! path, an unreadable file). Mistakes in policies are never errors here: they are diagnostics,
 //! printed, and reported through [`Exit::Failed`].
 
+mod bench;
 mod check;
 mod color;
 mod explain;
 mod explain_code;
 mod fmt;
+mod import;
+mod lsp;
 mod policy_files;
+mod serve;
 mod stdlib;
 mod test;
 
@@ -26,6 +30,8 @@ Examples:
   tailor explain policies/ --test \"a new customer sees the welcome offer\"
   tailor explain-code E0102                   what `unknown-field` means and how to fix it
   tailor stdlib                               the built-in functions with their signatures
+  tailor lsp                                  the language server, for editors (stdio)
+  tailor bench policies/ --catalog examples/catalog-1000.json --profiles examples/profiles.jsonl --decision home.hero
 
 Exit codes: 0 success, 1 problems in the policies, 2 usage or IO error.
 Set RUST_LOG=debug for logs on stderr; NO_COLOR=1 turns colours off.";
@@ -55,6 +61,14 @@ enum Command {
     ExplainCode(explain_code::ExplainCodeArgs),
     /// List the built-in functions (with `--markdown`, also the prelude types).
     Stdlib(stdlib::StdlibArgs),
+    /// Run the language server on stdin/stdout (editors start it).
+    Lsp(lsp::LspArgs),
+    /// Run the decision server (`--demo` for the demo tenant).
+    Serve(serve::ServeArgs),
+    /// Load profiles, identity links, consent, features or a catalog into a stopped server's store.
+    Import(import::ImportArgs),
+    /// Time a decision or eligibility block over profiles and a catalog, per backend.
+    Bench(bench::BenchArgs),
 }
 
 /// How a command finished, as the process exit code CI scripts rely on.
@@ -78,6 +92,13 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
+impl Cli {
+    /// Whether the command sets up its own logging (the server logs JSON lines).
+    pub fn configures_logging(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+}
+
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
@@ -87,6 +108,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Explain(args) => explain::run(&args),
         Command::ExplainCode(args) => explain_code::run(&args),
         Command::Stdlib(args) => stdlib::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }
 

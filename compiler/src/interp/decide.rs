@@ -7,10 +7,10 @@
 //! which cap stopped it, or what score it had and whether it was chosen; the outcome is
 //! serializable because the runtime returns it as JSON and the audit log records it.
 
-use crate::interp::eval::{internal, EvalError, Evaluator, Request};
+use crate::interp::eval::{internal, EvalError, Evaluator, RankScore, Request};
 use crate::interp::experiment::Assignment;
 use crate::interp::value::Value;
-use crate::ir::{CapScope, DecisionId, EligibilityId, Program, SchemaId};
+use crate::ir::{CapScope, DecisionId, EligibilityId, ExperimentId, Program, RankingId, SchemaId};
 use serde::{Serialize, Serializer};
 use std::cmp::Ordering;
 
@@ -159,6 +159,52 @@ fn candidate_id(candidate: &Value, id_index: Option<usize>, position: usize) -> 
     }
 }
 
+/// The per-candidate work of a decision: what a backend computes, while the orchestration
+/// around it ([`decide_with`], [`eligibility_report_with`]) is shared, so the interpreter and the
+/// JIT build their outcomes and traces with the same code.
+pub trait CandidateEvaluator {
+    /// The first failing rule of eligibility block `id` for each candidate of `catalog`, in
+    /// catalog order (`None`: eligible).
+    fn first_failing_rules(&mut self, id: EligibilityId, catalog: &[Value]) -> Result<Vec<Option<usize>>, EvalError>;
+    /// Ranking `id` of the candidates at `positions` (indices into `catalog`), in that order.
+    fn rank_scores(
+        &mut self,
+        id: RankingId,
+        catalog: &[Value],
+        positions: &[usize],
+    ) -> Result<Vec<RankScore>, EvalError>;
+    /// The subject's assignment in experiment `id`.
+    fn assignment(&mut self, id: ExperimentId) -> Result<Assignment, EvalError>;
+}
+
+/// The interpreter as a [`CandidateEvaluator`].
+impl CandidateEvaluator for &Request<'_> {
+    fn first_failing_rules(&mut self, id: EligibilityId, catalog: &[Value]) -> Result<Vec<Option<usize>>, EvalError> {
+        catalog.iter().map(|c| self.first_failing_rule(id, c)).collect()
+    }
+
+    fn rank_scores(
+        &mut self,
+        id: RankingId,
+        catalog: &[Value],
+        positions: &[usize],
+    ) -> Result<Vec<RankScore>, EvalError> {
+        positions
+            .iter()
+            .map(|&p| {
+                let c = catalog
+                    .get(p)
+                    .ok_or_else(|| internal("candidate position out of range"))?;
+                self.rank_score(id, c)
+            })
+            .collect()
+    }
+
+    fn assignment(&mut self, id: ExperimentId) -> Result<Assignment, EvalError> {
+        Request::assignment(self, id)
+    }
+}
+
 /// The channel (a variant index of `std.Channel`) of a `std.Context` record.
 pub fn context_channel(program: &Program, context: &Value) -> Result<u32, EvalError> {
     let schema = program
@@ -183,21 +229,34 @@ pub fn eligibility_report(
     eligibility: EligibilityId,
     catalog: &[Value],
 ) -> Result<EligibilityReport, EvalError> {
-    let program = request.program();
+    let mut engine = request;
+    eligibility_report_with(request.program(), &mut engine, eligibility, catalog)
+}
+
+/// [`eligibility_report`] with the rules evaluated by `engine`.
+pub fn eligibility_report_with(
+    program: &Program,
+    engine: &mut impl CandidateEvaluator,
+    eligibility: EligibilityId,
+    catalog: &[Value],
+) -> Result<EligibilityReport, EvalError> {
     let def = program
         .eligibilities
         .get(eligibility as usize)
         .ok_or_else(|| internal(format!("no eligibility {eligibility}")))?;
     let id_index = id_field(program, def.schema);
+    let failing = engine.first_failing_rules(eligibility, catalog)?;
+    if failing.len() != catalog.len() {
+        return Err(internal(
+            "a backend returned verdicts for a different number of candidates",
+        ));
+    }
     let mut candidates = Vec::with_capacity(catalog.len());
-    for (position, candidate) in catalog.iter().enumerate() {
-        let removed_by = request
-            .first_failing_rule(eligibility, candidate)?
-            .and_then(|i| def.rules.get(i))
-            .map(|rule| RemovedBy {
-                rule: rule.id.clone(),
-                reason: rule.reason.clone(),
-            });
+    for (position, (candidate, failed)) in catalog.iter().zip(failing).enumerate() {
+        let removed_by = failed.and_then(|i| def.rules.get(i)).map(|rule| RemovedBy {
+            rule: rule.id.clone(),
+            reason: rule.reason.clone(),
+        });
         candidates.push(EligibilityTrace {
             id: candidate_id(candidate, id_index, position),
             removed_by,
@@ -232,8 +291,27 @@ pub fn decide_in(
     catalog: &[Value],
     max_override: Option<u32>,
 ) -> Result<DecisionOutcome, EvalError> {
-    let program = request.program();
-    let env = request.env()?;
+    let mut engine = request;
+    decide_with(
+        request.program(),
+        request.env()?,
+        &mut engine,
+        decision,
+        catalog,
+        max_override,
+    )
+}
+
+/// The decision procedure with the per-candidate work (rules, ranking, assignment) done by
+/// `engine`: the one orchestration both backends share.
+pub fn decide_with(
+    program: &Program,
+    env: &crate::interp::eval::Env,
+    engine: &mut impl CandidateEvaluator,
+    decision: DecisionId,
+    catalog: &[Value],
+    max_override: Option<u32>,
+) -> Result<DecisionOutcome, EvalError> {
     let def = program
         .decisions
         .get(decision as usize)
@@ -246,7 +324,7 @@ pub fn decide_in(
         variant: None,
         fallback: None,
         ttl_ms: def.ttl_ms,
-        trace: Vec::new(),
+        trace: Vec::with_capacity(catalog.len()),
     };
     let fall_back = |mut out: DecisionOutcome, reason: FallbackReason| -> Result<DecisionOutcome, EvalError> {
         out.fallback = Some(Fallback {
@@ -273,7 +351,7 @@ pub fn decide_in(
             .experiments
             .get(experiment as usize)
             .ok_or_else(|| internal(format!("no experiment {experiment}")))?;
-        let assignment = request.assignment(experiment)?;
+        let assignment = engine.assignment(experiment)?;
         out.experiment = Some(edef.name.clone());
         out.variant = Some(assignment.name(edef).to_string());
         if assignment == Assignment::Holdout {
@@ -287,11 +365,17 @@ pub fn decide_in(
         .get(def.candidates as usize)
         .ok_or_else(|| internal(format!("no eligibility {}", def.candidates)))?;
     let id_index = id_field(program, elig.schema);
-    // Survivors, as (trace index, candidate).
-    let mut survivors: Vec<(usize, &Value)> = Vec::new();
-    for (position, candidate) in catalog.iter().enumerate() {
+    // Survivors, as (trace index, catalog position).
+    let mut survivors: Vec<(usize, usize)> = Vec::new();
+    let failing = engine.first_failing_rules(def.candidates, catalog)?;
+    if failing.len() != catalog.len() {
+        return Err(internal(
+            "a backend returned verdicts for a different number of candidates",
+        ));
+    }
+    for (position, (candidate, failed)) in catalog.iter().zip(failing).enumerate() {
         let id = candidate_id(candidate, id_index, position);
-        let outcome = match request.first_failing_rule(def.candidates, candidate)? {
+        let outcome = match failed {
             Some(i) => {
                 let rule = elig.rules.get(i).ok_or_else(|| internal("rule index out of range"))?;
                 CandidateOutcome::Removed {
@@ -300,7 +384,7 @@ pub fn decide_in(
                 }
             }
             None => {
-                survivors.push((out.trace.len(), candidate));
+                survivors.push((out.trace.len(), position));
                 // Replaced below by the candidate's cap or score.
                 CandidateOutcome::Kept {
                     score: 0.0,
@@ -359,24 +443,33 @@ pub fn decide_in(
 
     // Score and sort: descending, stable (ties keep catalog order), NaN last.
     let mut scored = Vec::with_capacity(survivors.len());
-    for (t, candidate) in survivors {
-        let (score, boosts) = match def.rank {
-            Some(r) => {
-                let s = request.rank_score(r, candidate)?;
-                let rdef = program
-                    .rankings
-                    .get(r as usize)
-                    .ok_or_else(|| internal(format!("no ranking {r}")))?;
+    match def.rank {
+        Some(r) => {
+            let rdef = program
+                .rankings
+                .get(r as usize)
+                .ok_or_else(|| internal(format!("no ranking {r}")))?;
+            let positions: Vec<usize> = survivors.iter().map(|&(_, p)| p).collect();
+            let scores = engine.rank_scores(r, catalog, &positions)?;
+            if scores.len() != survivors.len() {
+                return Err(internal(
+                    "a backend returned scores for a different number of candidates",
+                ));
+            }
+            for ((t, _), s) in survivors.into_iter().zip(scores) {
                 let names = s
                     .boosts
                     .iter()
                     .filter_map(|&b| rdef.boosts.get(b).map(|b| b.id.clone()))
-                    .collect();
-                (s.score, names)
+                    .collect::<Vec<_>>();
+                scored.push((t, s.score, names));
             }
-            None => (0.0, Vec::new()),
-        };
-        scored.push((t, score, boosts));
+        }
+        None => {
+            for (t, _) in survivors {
+                scored.push((t, 0.0, Vec::new()));
+            }
+        }
     }
     scored.sort_by(|a, b| score_order(a.1, b.1));
 

@@ -1,0 +1,240 @@
+//! The admin API: deploy, history, diff and rollback of bundles; catalogs; the audit log;
+//! a subject's stored data; and fault injection for degradation tests.
+
+use super::errors::{ApiError, JsonBody};
+use super::{query_param, AppState};
+use crate::catalog::CatalogDoc;
+use crate::engine::{EngineError, FaultsIn};
+use crate::registry::DeployRequest;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tailor_compiler::bundle::BundleSource;
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+fn version_number(text: &str, what: &str) -> Result<u64, ApiError> {
+    text.parse::<u64>()
+        .map_err(|_| ApiError::bad_request(format!("{what} `{text}` is not a version number")))
+}
+
+pub async fn tenants(State(engine): State<AppState>) -> Json<Value> {
+    let tenants: Vec<Value> = engine
+        .registry
+        .tenant_ids()
+        .into_iter()
+        .filter_map(|id| {
+            let t = engine.registry.tenant(&id)?;
+            let live = t.live.load();
+            Some(json!({
+                "tenant_id": id,
+                "version": live.meta.version,
+                "hash": live.meta.hash,
+                "placements": live.bundle.program().decisions.iter().map(|d| d.placement.clone()).collect::<Vec<_>>(),
+                "catalog": { "offers": live.catalog.prepared.len(), "hash": live.catalog.hash },
+            }))
+        })
+        .collect();
+    Json(json!({ "tenants": tenants }))
+}
+
+/// A deploy request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployIn {
+    pub tenant_id: String,
+    pub author: String,
+    #[serde(default)]
+    pub message: String,
+    pub sources: Vec<BundleSource>,
+    pub catalog: Option<CatalogDoc>,
+}
+
+pub async fn deploy(State(engine): State<AppState>, JsonBody(d): JsonBody<DeployIn>) -> Result<Json<Value>, ApiError> {
+    if d.author.trim().is_empty() {
+        return Err(ApiError::invalid("`author` must not be empty"));
+    }
+    let e = engine.clone();
+    let result = blocking(move || {
+        e.registry
+            .deploy(DeployRequest {
+                tenant: d.tenant_id,
+                sources: d.sources,
+                author: d.author,
+                message: d.message,
+                catalog: d.catalog,
+            })
+            .map_err(EngineError::from)
+    })
+    .await;
+    match &result {
+        Ok(_) => engine.metrics.deploy("ok"),
+        Err(err) => engine.metrics.deploy(err.code),
+    }
+    let deployed = result?;
+    Ok(Json(json!({
+        "tenant_id": deployed.meta.tenant_id,
+        "version": deployed.meta.version,
+        "hash": deployed.meta.hash,
+        "changed": deployed.changed,
+        "tests_passed": deployed.meta.tests_passed,
+        "warnings": deployed.warnings,
+    })))
+}
+
+pub async fn history(State(engine): State<AppState>, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
+    let e = engine.clone();
+    let t = tenant.clone();
+    let (versions, events) = blocking(move || e.registry.history(&t).map_err(EngineError::from)).await?;
+    let active = engine.registry.tenant(&tenant).map(|t| t.live.load().meta.version);
+    Ok(Json(
+        json!({ "tenant_id": tenant, "active": active, "versions": versions, "events": events }),
+    ))
+}
+
+pub async fn version(
+    State(engine): State<AppState>,
+    Path((tenant, version)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let v = version_number(&version, "version")?;
+    let stored = blocking(move || engine.registry.version(&tenant, v).map_err(EngineError::from)).await?;
+    Ok(Json(json!({ "meta": stored.meta, "sources": stored.sources })))
+}
+
+pub async fn diff(
+    State(engine): State<AppState>,
+    Path(tenant): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let from =
+        query_param(q.as_deref(), "from").ok_or_else(|| ApiError::bad_request("missing query parameter `from`"))?;
+    let to = query_param(q.as_deref(), "to").ok_or_else(|| ApiError::bad_request("missing query parameter `to`"))?;
+    let (from, to) = (version_number(from, "from")?, version_number(to, "to")?);
+    Ok(Json(
+        blocking(move || engine.registry.diff(&tenant, from, to).map_err(EngineError::from)).await?,
+    ))
+}
+
+/// A rollback request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackIn {
+    pub version: u64,
+    pub author: String,
+}
+
+pub async fn rollback(
+    State(engine): State<AppState>,
+    Path(tenant): Path<String>,
+    JsonBody(r): JsonBody<RollbackIn>,
+) -> Result<Json<Value>, ApiError> {
+    let meta = blocking(move || {
+        engine
+            .registry
+            .rollback(&tenant, r.version, &r.author)
+            .map_err(EngineError::from)
+    })
+    .await?;
+    Ok(Json(
+        json!({ "tenant_id": meta.tenant_id, "version": meta.version, "hash": meta.hash }),
+    ))
+}
+
+pub async fn get_catalog(State(engine): State<AppState>, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
+    if engine.registry.tenant(&tenant).is_none() {
+        return Err(EngineError::UnknownTenant(tenant).into());
+    }
+    let doc = blocking(move || engine.registry.catalog_doc(&tenant).map_err(EngineError::from)).await?;
+    Ok(Json(serde_json::to_value(doc).unwrap_or(Value::Null)))
+}
+
+/// A catalog body: a `CatalogDoc` object, or a bare array of offers.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum CatalogIn {
+    Doc(CatalogDoc),
+    Offers(Vec<Value>),
+}
+
+pub async fn put_catalog(
+    State(engine): State<AppState>,
+    Path(tenant): Path<String>,
+    JsonBody(c): JsonBody<CatalogIn>,
+) -> Result<Json<Value>, ApiError> {
+    let doc = match c {
+        CatalogIn::Doc(d) => d,
+        CatalogIn::Offers(offers) => CatalogDoc {
+            offers,
+            templates: Default::default(),
+        },
+    };
+    Ok(Json(
+        blocking(move || engine.put_catalog(&tenant, doc, "admin-api")).await?,
+    ))
+}
+
+pub async fn audit_record(
+    State(engine): State<AppState>,
+    Path(decision_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = decision_id.clone();
+    let record = blocking(move || engine.audit.get(&id).map_err(|e| EngineError::Internal(e.to_string())))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_decision",
+                format!("unknown decision `{decision_id}`"),
+            )
+        })?;
+    Ok(Json(serde_json::to_value(record).unwrap_or(Value::Null)))
+}
+
+pub async fn audit_latest(State(engine): State<AppState>, RawQuery(q): RawQuery) -> Result<Json<Value>, ApiError> {
+    let tenant = query_param(q.as_deref(), "tenant_id")
+        .ok_or_else(|| ApiError::bad_request("missing query parameter `tenant_id`"))?
+        .to_string();
+    let limit = match query_param(q.as_deref(), "limit") {
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::bad_request("`limit` must be a number from 1 to 1000"))?,
+        None => 50,
+    };
+    let records = blocking(move || {
+        engine
+            .audit
+            .latest(&tenant, limit)
+            .map_err(|e| EngineError::Internal(e.to_string()))
+    })
+    .await?;
+    Ok(Json(json!({ "records": records })))
+}
+
+pub async fn subject(
+    State(engine): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(blocking(move || engine.subject(&tenant, &subject)).await?))
+}
+
+pub async fn erase(
+    State(engine): State<AppState>,
+    Path((tenant, subject)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(blocking(move || engine.erase(&tenant, &subject)).await?))
+}
+
+pub async fn faults(State(engine): State<AppState>, JsonBody(f): JsonBody<FaultsIn>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(engine.set_faults(f)?))
+}

@@ -1,0 +1,129 @@
+//! The embedded default store: sled 0.34, one [`sled::Tree`] per [`Tree`].
+//!
+//! sled has open reports of corruption after crashes, so durability is not taken on trust:
+//! the end-to-end tests kill the real server with SIGKILL mid-traffic and check that every
+//! acknowledged decision's audit record is there after a restart (`tests/server_durability.rs`).
+//! [`Store::flush`] is sled's `flush`: on Linux it writes the log buffers and waits for them with
+//! `sync_file_range` (not `fdatasync`), which survives a process crash but does not flush the
+//! disk's write cache; see `docs/runtime.md`.
+
+use super::{Entry, Store, StoreError, Tree};
+use std::path::Path;
+
+/// A sled database with the runtime's trees open.
+pub struct SledStore {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+}
+
+fn engine(e: sled::Error) -> StoreError {
+    StoreError::Engine(e.to_string())
+}
+
+impl SledStore {
+    /// Opens (or creates) the database in `dir`. `flush_every_ms` is sled's background flush
+    /// interval; durability of the audit log does not depend on it (the audit writer flushes
+    /// before acknowledging).
+    pub fn open(dir: &Path, flush_every_ms: Option<u64>) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(flush_every_ms)
+            .open()
+            .map_err(engine)?;
+        let trees = Tree::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()).map_err(engine))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SledStore { db, trees })
+    }
+
+    fn tree(&self, tree: Tree) -> Result<&sled::Tree, StoreError> {
+        let i = Tree::ALL.iter().position(|t| *t == tree).unwrap_or(usize::MAX);
+        self.trees
+            .get(i)
+            .ok_or_else(|| StoreError::Engine(format!("tree {} is not open", tree.name())))
+    }
+}
+
+impl Store for SledStore {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree(tree)?.get(key).map_err(engine)?.map(|v| v.to_vec()))
+    }
+
+    fn put(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.tree(tree)?.insert(key, value).map_err(engine)?;
+        Ok(())
+    }
+
+    fn remove(&self, tree: Tree, key: &[u8]) -> Result<(), StoreError> {
+        self.tree(tree)?.remove(key).map_err(engine)?;
+        Ok(())
+    }
+
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
+        self.tree(tree)?
+            .scan_prefix(prefix)
+            .take(limit)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine))
+            .collect()
+    }
+
+    fn scan_prefix_rev(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
+        self.tree(tree)?
+            .scan_prefix(prefix)
+            .rev()
+            .take(limit)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine))
+            .collect()
+    }
+
+    fn put_many(&self, tree: Tree, entries: &[Entry]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in entries {
+            batch.insert(k.as_slice(), v.as_slice());
+        }
+        self.tree(tree)?.apply_batch(batch).map_err(engine)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(engine)?;
+        Ok(())
+    }
+
+    fn next_id(&self) -> Result<u64, StoreError> {
+        self.db.generate_id().map_err(engine)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("tailor-sled-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn sled_keeps_the_contract() {
+        let dir = temp_dir("contract");
+        let store = SledStore::open(&dir, None).unwrap();
+        super::super::tests::contract(&store);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn data_survives_reopening() {
+        let dir = temp_dir("reopen");
+        {
+            let store = SledStore::open(&dir, None).unwrap();
+            store.put(Tree::Audit, b"d1", b"record").unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(&dir, None).unwrap();
+        assert_eq!(store.get(Tree::Audit, b"d1").unwrap(), Some(b"record".to_vec()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
