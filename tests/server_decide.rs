@@ -139,7 +139,7 @@ fn decisions_for_demo_profiles_equal_the_interpreters() {
                 .decide(tailor_compiler::Backend::Interpreter, &env, d as u32, &catalog, None)
                 .expect("interpreter decides");
             let got = server.decide(&decide_body(id, channel, &decision.placement));
-            let mut want: Vec<String> = expected.offers.iter().map(|o| o.id.clone()).collect();
+            let mut want: Vec<String> = expected.offers.iter().map(|o| o.id.to_string()).collect();
             if let Some(f) = &expected.fallback {
                 want = f.content_id.iter().cloned().collect();
             }
@@ -383,7 +383,7 @@ fn an_audit_record_is_enough_to_run_the_decision_again() {
         .expect("decides");
     let ids: Vec<String> = match &again.fallback {
         Some(f) => f.content_id.iter().cloned().collect(),
-        None => again.offers.iter().map(|o| o.id.clone()).collect(),
+        None => again.offers.iter().map(|o| o.id.to_string()).collect(),
     };
     assert_eq!(ids, shown(&record["response"]));
     assert_eq!(again.variant.as_deref(), record["experiment"]["variant"].as_str());
@@ -399,5 +399,5 @@ fn an_audit_record_is_enough_to_run_the_decision_again() {
         "{}",
         record["rule_outcomes"]
     );
-    assert!(kept.iter().all(|k| again.trace.iter().any(|t| t.id == *k)));
+    assert!(kept.iter().all(|k| again.trace.iter().any(|t| &*t.id == *k)));
 }

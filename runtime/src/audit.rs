@@ -265,7 +265,7 @@ pub fn compact_trace(trace: &[tailor_compiler::interp::CandidateTrace]) -> Json 
     let mut removed: std::collections::BTreeMap<&str, Vec<usize>> = std::collections::BTreeMap::new();
     for (position, t) in trace.iter().enumerate() {
         match &t.outcome {
-            CandidateOutcome::Removed { rule, .. } => removed.entry(rule.as_str()).or_default().push(position),
+            CandidateOutcome::Removed { rule, .. } => removed.entry(&**rule).or_default().push(position),
             CandidateOutcome::Kept { .. } => kept.push(serde_json::to_value(t).unwrap_or(Json::Null)),
             CandidateOutcome::Capped { .. } => capped.push(serde_json::to_value(t).unwrap_or(Json::Null)),
         }

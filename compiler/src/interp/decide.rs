@@ -13,6 +13,7 @@ use crate::interp::value::Value;
 use crate::ir::{CapScope, DecisionId, EligibilityId, ExperimentId, Program, RankingId, SchemaId};
 use serde::{Serialize, Serializer};
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 /// The result of one decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,7 +41,7 @@ pub struct DecisionOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Chosen {
     /// The candidate's `id` field.
-    pub id: String,
+    pub id: Arc<str>,
     /// Its final ranking score (0 without a ranking).
     pub score: f64,
 }
@@ -71,7 +72,7 @@ pub enum FallbackReason {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CandidateTrace {
     /// The candidate's `id` field.
-    pub id: String,
+    pub id: Arc<str>,
     #[serde(flatten)]
     pub outcome: CandidateOutcome,
 }
@@ -86,14 +87,14 @@ pub enum CandidateOutcome {
         /// Its position among the chosen offers, starting at 1; `None` when `max` cut it.
         rank: Option<u32>,
         /// Ids of the boosts that applied.
-        boosts: Vec<String>,
+        boosts: Vec<Arc<str>>,
     },
     /// An eligibility rule removed it.
     Removed {
         /// The rule's identity, `package.block.label`.
-        rule: String,
+        rule: Arc<str>,
         /// The rule's `because` text.
-        reason: Option<String>,
+        reason: Option<Arc<str>>,
     },
     /// A frequency cap stopped it.
     Capped {
@@ -127,7 +128,7 @@ pub struct EligibilityReport {
 pub struct EligibilityTrace {
     /// The candidate's `id` field, or `#n` (its 1-based catalog position) when its schema has
     /// no `id: String` field.
-    pub id: String,
+    pub id: Arc<str>,
     /// The rule that removed it; `None` when eligible.
     pub removed_by: Option<RemovedBy>,
 }
@@ -136,9 +137,9 @@ pub struct EligibilityTrace {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RemovedBy {
     /// The rule's identity, `package.block.label`.
-    pub rule: String,
+    pub rule: Arc<str>,
     /// The rule's `because` text.
-    pub reason: Option<String>,
+    pub reason: Option<Arc<str>>,
 }
 
 /// The index of the `id: String` field of a schema, if it has one.
@@ -149,13 +150,13 @@ pub fn id_field(program: &Program, schema: SchemaId) -> Option<usize> {
 }
 
 /// The id of a candidate record, given the index of its `id` field.
-fn candidate_id(candidate: &Value, id_index: Option<usize>, position: usize) -> String {
+fn candidate_id(candidate: &Value, id_index: Option<usize>, position: usize) -> Arc<str> {
     match (candidate, id_index) {
         (Value::Record(fields), Some(i)) => match fields.get(i) {
-            Some(Value::Str(s)) => s.to_string(),
-            _ => format!("#{}", position + 1),
+            Some(Value::Str(s)) => s.clone(),
+            _ => Arc::from(format!("#{}", position + 1)),
         },
-        _ => format!("#{}", position + 1),
+        _ => Arc::from(format!("#{}", position + 1)),
     }
 }
 

@@ -59,7 +59,7 @@ pub fn explain_decision(outcome: &DecisionOutcome) -> String {
         out.push_str("  the catalog has no candidates\n");
     } else {
         out.push_str("  candidates, in catalog order:\n");
-        let ids = padded_ids(outcome.trace.iter().map(|t| t.id.as_str()));
+        let ids = padded_ids(outcome.trace.iter().map(|t| &*t.id));
         for (id, trace) in ids.iter().zip(&outcome.trace) {
             let text = match &trace.outcome {
                 CandidateOutcome::Kept { score, rank, boosts } => {
@@ -118,7 +118,7 @@ pub fn explain_eligibility(report: &EligibilityReport) -> String {
         out.push_str("  the catalog has no candidates\n");
         return out;
     }
-    let ids = padded_ids(report.candidates.iter().map(|c| c.id.as_str()));
+    let ids = padded_ids(report.candidates.iter().map(|c| &*c.id));
     for (id, c) in ids.iter().zip(&report.candidates) {
         let text = match &c.removed_by {
             Some(r) => removed_text(&r.rule, r.reason.as_deref()),

@@ -297,7 +297,7 @@ pub fn rule(id: &str, kind: RuleKind, cond: Expr, reason: Option<&str>) -> RuleD
         id: id.into(),
         kind,
         cond,
-        reason: reason.map(String::from),
+        reason: reason.map(Arc::from),
         span: sp(),
     }
 }

@@ -437,7 +437,7 @@ fn tables() {
 }
 
 fn kept_ids(outcome: &DecisionOutcome) -> Vec<&str> {
-    outcome.offers.iter().map(|o| o.id.as_str()).collect()
+    outcome.offers.iter().map(|o| &*o.id).collect()
 }
 
 #[test]
@@ -746,7 +746,7 @@ fn eligibility_reports() {
         .candidates
         .iter()
         .filter(|c| c.removed_by.is_some())
-        .map(|c| c.id.as_str())
+        .map(|c| &*c.id)
         .collect();
     assert_eq!(removed, ["french", "vip"]);
     let text = explain_eligibility(&report);

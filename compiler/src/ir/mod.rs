@@ -347,11 +347,12 @@ pub enum RuleKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleDef {
-    /// Stable identity: `package.block.label`.
-    pub id: String,
+    /// Stable identity: `package.block.label`. Shared (`Arc`) because every decision's trace
+    /// names the rule that removed each candidate, and a clone must not allocate.
+    pub id: Arc<str>,
     pub kind: RuleKind,
     pub cond: Expr,
-    pub reason: Option<String>,
+    pub reason: Option<Arc<str>>,
     pub span: Span,
 }
 
@@ -367,7 +368,8 @@ pub struct EligibilityDef {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoostDef {
-    pub id: String,
+    /// Shared for the same reason as [`RuleDef::id`].
+    pub id: Arc<str>,
     /// A `Float` (integers are converted).
     pub factor: Expr,
     pub cond: Expr,

@@ -99,7 +99,7 @@ fn both_backends_agree_on_a_small_bundle() {
     }
     let e = env(&b, Some(profile()));
     let out = b.decide(Backend::Jit, &e, 0, &catalog, None).unwrap();
-    let ids: Vec<&str> = out.offers.iter().map(|o| o.id.as_str()).collect();
+    let ids: Vec<&str> = out.offers.iter().map(|o| &*o.id).collect();
     assert_eq!(ids, ["a", "d"]);
 }
 

@@ -464,8 +464,8 @@ impl<'a> Harness<'a> {
     }
 }
 
-fn strings(ids: impl Iterator<Item = String>) -> Value {
-    Value::list(ids.map(|s| Value::str(&s)).collect())
+fn strings(ids: impl Iterator<Item = Arc<str>>) -> Value {
+    Value::list(ids.map(Value::Str).collect())
 }
 
 impl TestResults for Harness<'_> {
@@ -474,8 +474,8 @@ impl TestResults for Harness<'_> {
         let program = request.program();
         let schema = builtin_schema(program, program.builtins.decision_result)?;
         let mut fields = vec![Value::Missing; schema.fields.len()];
-        let offers: Vec<String> = match &outcome.fallback {
-            Some(f) => f.content_id.iter().cloned().collect(),
+        let offers: Vec<Arc<str>> = match &outcome.fallback {
+            Some(f) => f.content_id.iter().map(|c| Arc::from(c.as_str())).collect(),
             None => outcome.offers.iter().map(|o| o.id.clone()).collect(),
         };
         let first = offers.first().map_or(Value::Missing, |s| Value::str(s));

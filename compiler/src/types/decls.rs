@@ -354,10 +354,10 @@ impl<'a> Checker<'a> {
                 }
             }
             rules.push(ir::RuleDef {
-                id: format!("{prefix}.{label}"),
+                id: format!("{prefix}.{label}").into(),
                 kind,
                 cond,
-                reason: r.reason.as_ref().map(|s| s.value.clone()),
+                reason: r.reason.as_ref().map(|s| s.value.as_str().into()),
                 span: r.span,
             });
         }
@@ -436,7 +436,7 @@ impl<'a> Checker<'a> {
                         );
                     }
                     boosts.push(ir::BoostDef {
-                        id: format!("{prefix}.{name}"),
+                        id: format!("{prefix}.{name}").into(),
                         factor: f,
                         cond: c,
                         span: *span,
