@@ -13,7 +13,7 @@
 //!   engagement counters; [`consent`]: consent records; [`caps`]: impressions and events.
 //! - [`catalog`]: offers and templates, validated per bundle; [`registry`]: versioned bundles
 //!   and the hot-swapped live state per tenant.
-//! - [`audit`]: the durable, group-committed audit log.
+//! - [`audit`]: the durable, group-committed audit log; [`replay`]: audit records run again.
 //! - [`engine`]: the decide flow and ingestion; [`http`]: the axum server.
 //! - [`config`], [`metrics`], [`demo`] (the `--demo` tenant).
 
@@ -29,6 +29,7 @@ pub mod identity;
 pub mod metrics;
 pub mod profiles;
 pub mod registry;
+pub mod replay;
 pub mod store;
 
 pub use config::Config;

@@ -6,6 +6,7 @@
 //! path, an unreadable file). Mistakes in policies are never errors here: they are diagnostics,
 //! printed, and reported through [`Exit::Failed`].
 
+mod audit;
 mod bench;
 mod check;
 mod color;
@@ -15,6 +16,7 @@ mod fmt;
 mod import;
 mod lsp;
 mod policy_files;
+mod replay;
 mod serve;
 mod stdlib;
 mod test;
@@ -32,14 +34,18 @@ Examples:
   tailor stdlib                               the built-in functions with their signatures
   tailor lsp                                  the language server, for editors (stdio)
   tailor bench policies/ --catalog examples/catalog-1000.json --profiles examples/profiles.jsonl --decision home.hero
+  tailor serve --demo                         the decision server with the demo tenant on 127.0.0.1:8080
+  tailor replay --data tailor-data --subjects examples/profiles.jsonl
+                                              re-run a stopped server's logged decisions exactly
 
 Exit codes: 0 success, 1 problems in the policies, 2 usage or IO error.
 Set RUST_LOG=debug for logs on stderr; NO_COLOR=1 turns colours off.";
 
-/// Check, test and format Tailor policies.
+/// Check, test, serve and replay Tailor policies.
 ///
 /// Tailor policies (`.policy` files) decide who sees which offer. This tool checks them for
-/// errors, runs their `test` blocks, formats them, and explains the diagnostics it reports.
+/// errors, runs their `test` blocks, formats them, explains the diagnostics it reports, serves
+/// decisions over HTTP, and replays the decisions it logged.
 #[derive(Debug, Parser)]
 #[command(name = "tailor", version, after_help = EXAMPLES)]
 pub struct Cli {
@@ -69,6 +75,10 @@ enum Command {
     Import(import::ImportArgs),
     /// Time a decision or eligibility block over profiles and a catalog, per backend.
     Bench(bench::BenchArgs),
+    /// Export a stopped server's audit log as JSON lines.
+    Audit(audit::AuditArgs),
+    /// Run audit records again on their recorded bundles, or on a candidate bundle.
+    Replay(replay::ReplayArgs),
 }
 
 /// How a command finished, as the process exit code CI scripts rely on.
@@ -112,6 +122,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Serve(args) => serve::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Audit(args) => audit::run(&args),
+        Command::Replay(args) => replay::run(&args),
     }
 }
 

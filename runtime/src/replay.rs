@@ -1,0 +1,975 @@
+//! Replay of audit records: run each recorded decision again on its recorded bundle version with
+//! its recorded inputs, and say whether the result is identical, different (with the first
+//! difference), or cannot be reproduced (and why). The same records can also be run on a
+//! *candidate* bundle for a what-if report: which decisions would change, per placement and per
+//! chosen offer.
+//!
+//! The contract is bit-exact. A record is only compared against the bundle whose content hash it
+//! names and the catalog whose hash it names; when either is missing, or the available sources or
+//! catalog hash differently (changed or tampered), the record is reported as
+//! [`Status::Unreproducible`] with the reason, never run on something else and reported as a
+//! mismatch.
+//!
+//! The record stores only the subject's keyed hash, but experiments bucket on the subject id, so
+//! a replay needs the ids: [`Replayer`] maps hashes back to ids from the store's identity links
+//! and from ids the caller supplies (`--subjects`), hashed with the store's key. A record whose
+//! subject is not among them is unreproducible ("subject id unknown").
+//!
+//! Replay always evaluates on the reference interpreter: the JIT is required to agree with it
+//! exactly (`compiler/tests/jit_agreement.rs`), and compiling native code for every historical
+//! version would only cost time.
+
+use crate::audit::{compact_trace, AuditRecord};
+use crate::catalog::{self, CatalogDoc, LoadedCatalog};
+use crate::identity::Hasher;
+use crate::registry::Registry;
+use crate::store::{decode, key, SharedStore, StoreError, Tree};
+use serde::Serialize;
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tailor_compiler::bundle::BundleSource;
+use tailor_compiler::interp::{value_from_json, DecisionOutcome, Env, EvalError, Impression};
+use tailor_compiler::ir::Type;
+use tailor_compiler::{Backend, Bundle, SourceMap};
+
+/// Why replay could not run at all (as opposed to one record being unreproducible).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the given policies do not compile: {0}")]
+    Policies(String),
+    #[error("line {line}: not an audit record: {message}")]
+    BadRecord { line: usize, message: String },
+}
+
+/// Which records to replay.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub tenant: Option<String>,
+    /// Only these decision ids (all when empty).
+    pub decision_ids: Vec<String>,
+    /// Inclusive lower bound on the record's `at_ms`.
+    pub since_ms: Option<i64>,
+    /// Exclusive upper bound on the record's `at_ms`.
+    pub until_ms: Option<i64>,
+}
+
+impl Filter {
+    /// Whether `record` passes the filter.
+    pub fn matches(&self, record: &AuditRecord) -> bool {
+        self.tenant.as_ref().is_none_or(|t| *t == record.tenant_id)
+            && (self.decision_ids.is_empty() || self.decision_ids.contains(&record.decision_id))
+            && self.since_ms.is_none_or(|s| record.at_ms >= s)
+            && self.until_ms.is_none_or(|u| record.at_ms < u)
+    }
+}
+
+/// The audit records of a store that pass `filter`, in log order (decision ids are time-ordered).
+/// Reads the whole log into memory, like the erasure scan: fine for logs of modest size.
+pub fn records_from_store(store: &SharedStore, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
+    let mut out = Vec::new();
+    for (_, v) in store.scan_prefix(Tree::Audit, b"", usize::MAX)? {
+        let r: AuditRecord = decode(&v)?;
+        if filter.matches(&r) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Audit records from JSON lines (the `tailor audit export` format) that pass `filter`. Blank
+/// lines are skipped; a line that is not a record is an error with its line number.
+pub fn records_from_jsonl(text: &str, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: AuditRecord = serde_json::from_str(line).map_err(|e| ReplayError::BadRecord {
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        if filter.matches(&r) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The outcome of replaying one record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    /// The rule outcomes and the answer are the recorded ones.
+    Identical,
+    /// Something differs; the first difference.
+    Different { difference: Difference },
+    /// The record cannot be run again exactly.
+    Unreproducible { reason: String },
+    /// The recorded decision evaluated no policy (the runtime degraded before evaluation:
+    /// `store_unavailable`, `deadline_exceeded`, `profile_invalid`, `catalog_unavailable`), so
+    /// there is nothing to re-run.
+    NotEvaluated { reason: String },
+}
+
+/// The first difference between a record and its replay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Difference {
+    /// The candidate whose outcome differs (absent for a difference in the answer as a whole).
+    pub candidate: Option<String>,
+    /// The rule that removed it, in the record or in the replay, when a rule is involved.
+    pub rule: Option<String>,
+    /// What differs: `rule_outcome`, `offers`, `fallback`, `experiment` or `evaluation`.
+    pub what: String,
+    pub recorded: Json,
+    pub replayed: Json,
+}
+
+/// One record's replay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordReport {
+    pub decision_id: String,
+    pub tenant_id: String,
+    pub placement: String,
+    pub bundle_version: u64,
+    #[serde(flatten)]
+    pub status: Status,
+}
+
+/// The replay of a set of records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    pub total: usize,
+    pub identical: usize,
+    pub different: usize,
+    pub unreproducible: usize,
+    pub not_evaluated: usize,
+    pub records: Vec<RecordReport>,
+}
+
+impl Report {
+    /// Whether every record that evaluated was reproduced exactly.
+    pub fn all_identical(&self) -> bool {
+        self.different == 0 && self.unreproducible == 0
+    }
+}
+
+/// How a candidate bundle would change the recorded decisions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WhatIf {
+    pub candidate_hash: String,
+    pub total: usize,
+    /// Records run on both bundles.
+    pub compared: usize,
+    pub changed: usize,
+    /// Records left out because their recorded decision cannot be reproduced, the candidate has
+    /// no decision for their placement, or they evaluated no policy.
+    pub skipped: usize,
+    pub per_placement: BTreeMap<String, PlacementChanges>,
+    /// By `"from → to"` (the first shown offer or fallback content, `-` for none).
+    pub per_offer: BTreeMap<String, OfferChange>,
+    /// The decision ids that would change, in log order.
+    pub changed_decisions: Vec<String>,
+}
+
+/// Changes at one placement.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlacementChanges {
+    pub compared: usize,
+    pub changed: usize,
+}
+
+/// One kind of change of the chosen offer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OfferChange {
+    pub count: usize,
+    /// A few hashed subjects that would see the change.
+    pub sample_subjects: Vec<String>,
+}
+
+/// How many sample subjects a kind of change lists.
+const SAMPLES: usize = 3;
+
+/// What a decision showed: the part of the answer that a change of policy can change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shown {
+    /// Offer ids best first, or the fallback content.
+    pub ids: Vec<String>,
+    /// The offers' scores (none for fallback content).
+    pub scores: Vec<Option<f64>>,
+    pub fallback_reason: Option<String>,
+    pub experiment: Option<String>,
+    pub variant: Option<String>,
+}
+
+impl Shown {
+    /// What a recorded response shows.
+    pub fn from_response(response: &Json) -> Shown {
+        let items = response["decisions"].as_array().cloned().unwrap_or_default();
+        Shown {
+            ids: items
+                .iter()
+                .filter_map(|d| d.get("offer_id").or_else(|| d.get("content_id")))
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            scores: items.iter().map(|d| d.get("score").and_then(Json::as_f64)).collect(),
+            fallback_reason: response["fallback"]["reason"].as_str().map(str::to_string),
+            experiment: response["experiment"]["name"].as_str().map(str::to_string),
+            variant: response["experiment"]["variant"].as_str().map(str::to_string),
+        }
+    }
+
+    /// What an evaluation shows, as the engine builds the response from it.
+    pub fn from_outcome(o: &DecisionOutcome) -> Shown {
+        match &o.fallback {
+            Some(f) => Shown {
+                ids: f.content_id.iter().cloned().collect(),
+                scores: f.content_id.iter().map(|_| None).collect(),
+                fallback_reason: serde_json::to_value(f.reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string)),
+                experiment: o.experiment.clone(),
+                variant: o.variant.clone(),
+            },
+            None => Shown {
+                ids: o.offers.iter().map(|c| c.id.to_string()).collect(),
+                scores: o.offers.iter().map(|c| Some(c.score)).collect(),
+                fallback_reason: None,
+                experiment: o.experiment.clone(),
+                variant: o.variant.clone(),
+            },
+        }
+    }
+
+    /// The declared fallback of a degraded decision.
+    fn degraded(content: Option<&String>, reason: &str) -> Shown {
+        Shown {
+            ids: content.into_iter().cloned().collect(),
+            scores: content.into_iter().map(|_| None).collect(),
+            fallback_reason: Some(reason.to_string()),
+            experiment: None,
+            variant: None,
+        }
+    }
+
+    /// The first shown id (offer or fallback content), `-` for none.
+    fn first(&self) -> &str {
+        self.ids.first().map(String::as_str).unwrap_or("-")
+    }
+}
+
+/// A decision run again: what it showed and its trace (absent when it fell back before
+/// evaluating, i.e. `unknown_subject`).
+struct Rerun {
+    shown: Shown,
+    outcome: Option<DecisionOutcome>,
+}
+
+/// Runs audit records again. Holds what it has compiled and prepared, so a log of many records
+/// on few versions compiles each version once.
+pub struct Replayer {
+    store: Option<SharedStore>,
+    /// Overrides the store's bundle versions (`--policies`): used only for records whose hash
+    /// it matches.
+    policies: Option<Arc<Bundle>>,
+    /// Overrides the store's catalog (`--catalog`).
+    catalog: Option<CatalogDoc>,
+    hasher: Option<Hasher>,
+    /// Subject ids supplied by the caller.
+    subject_ids: Vec<String>,
+    /// Per tenant: subject hash → subject id.
+    subjects: HashMap<String, HashMap<String, String>>,
+    bundles: HashMap<(String, u64), Result<Arc<Bundle>, String>>,
+    catalogs: HashMap<(String, String), Result<Arc<LoadedCatalog>, String>>,
+}
+
+/// Compiles sources into a bundle (interpreter only), the error as text.
+pub fn compile_sources(sources: &[BundleSource]) -> Result<Bundle, String> {
+    if sources.is_empty() {
+        return Err("no sources".into());
+    }
+    let mut map = SourceMap::new();
+    for s in sources {
+        map.add(s.name.clone(), s.text.clone());
+    }
+    Bundle::compile(map).map_err(|e| e.to_string())
+}
+
+impl Replayer {
+    /// A replayer over `store` (bundle versions, catalogs, identity links and the hashing key),
+    /// when there is one.
+    pub fn new(store: Option<SharedStore>) -> Replayer {
+        Replayer {
+            store,
+            policies: None,
+            catalog: None,
+            hasher: None,
+            subject_ids: Vec::new(),
+            subjects: HashMap::new(),
+            bundles: HashMap::new(),
+            catalogs: HashMap::new(),
+        }
+    }
+
+    /// Uses these sources for the records whose bundle hash they match, instead of the store's
+    /// versions.
+    pub fn with_policies(mut self, sources: &[BundleSource]) -> Result<Replayer, ReplayError> {
+        self.policies = Some(Arc::new(compile_sources(sources).map_err(ReplayError::Policies)?));
+        Ok(self)
+    }
+
+    /// Uses this catalog instead of the store's (still only for records whose catalog hash it
+    /// matches).
+    pub fn with_catalog(mut self, doc: CatalogDoc) -> Replayer {
+        self.catalog = Some(doc);
+        self
+    }
+
+    /// The identity hashing key: the configured one, else the store's.
+    pub fn with_hash_key(mut self, configured: Option<&str>) -> Result<Replayer, ReplayError> {
+        let key = match configured {
+            Some(k) => Some(k.as_bytes().to_vec()),
+            None => match &self.store {
+                Some(s) => s.get(Tree::Meta, b"identity/hash_key")?,
+                None => None,
+            },
+        };
+        self.hasher = key.map(|k| Hasher::new(&k));
+        Ok(self)
+    }
+
+    /// Subject ids to recognise by their hashes.
+    pub fn with_subject_ids(mut self, ids: Vec<String>) -> Replayer {
+        self.subject_ids = ids;
+        self
+    }
+
+    fn subject(&mut self, tenant: &str, hash: &str) -> Result<Option<String>, String> {
+        if !self.subjects.contains_key(tenant) {
+            let Some(hasher) = &self.hasher else {
+                return Err("no identity hashing key (give --data or --hash-key)".into());
+            };
+            let mut ids: Vec<String> = self.subject_ids.clone();
+            // Identity links and merge aliases keep subject ids as values: the only place the
+            // store holds them.
+            if let Some(store) = &self.store {
+                for kind in ["link", "alias"] {
+                    let prefix = key(&[tenant, kind, ""]);
+                    let entries = store
+                        .scan_prefix(Tree::Identity, &prefix, usize::MAX)
+                        .map_err(|e| e.to_string())?;
+                    ids.extend(
+                        entries
+                            .into_iter()
+                            .map(|(_, v)| String::from_utf8_lossy(&v).into_owned()),
+                    );
+                }
+            }
+            let map = ids.into_iter().map(|id| (hasher.subject(tenant, &id), id)).collect();
+            self.subjects.insert(tenant.to_string(), map);
+        }
+        Ok(self.subjects.get(tenant).and_then(|m| m.get(hash)).cloned())
+    }
+
+    /// The bundle a record names, checked against its hash.
+    fn bundle(&mut self, record: &AuditRecord) -> Result<Arc<Bundle>, String> {
+        let wanted = &record.bundle.hash;
+        if let Some(p) = &self.policies {
+            if p.version() == wanted {
+                return Ok(p.clone());
+            }
+            if self.store.is_none() {
+                return Err(format!(
+                    "the given policies hash to {}, the record names version {} with hash {wanted}",
+                    p.version(),
+                    record.bundle.version
+                ));
+            }
+        }
+        let slot = (record.tenant_id.clone(), record.bundle.version);
+        if !self.bundles.contains_key(&slot) {
+            let loaded = match &self.store {
+                None => Err("no bundle source (give --data or --policies)".to_string()),
+                Some(store) => Registry::new(store.clone(), Backend::Interpreter)
+                    .version(&record.tenant_id, record.bundle.version)
+                    .map_err(|e| e.to_string())
+                    .and_then(|stored| compile_sources(&stored.sources).map(Arc::new)),
+            };
+            self.bundles.insert(slot.clone(), loaded);
+        }
+        let bundle = self
+            .bundles
+            .get(&slot)
+            .cloned()
+            .unwrap_or_else(|| Err("not loaded".into()))?;
+        if bundle.version() != wanted {
+            return Err(format!(
+                "the stored sources of version {} hash to {}, the record names {wanted} (changed or tampered)",
+                record.bundle.version,
+                bundle.version()
+            ));
+        }
+        Ok(bundle)
+    }
+
+    /// The catalog a record names, prepared for `bundle`.
+    fn catalog(&mut self, record: &AuditRecord, bundle: &Bundle) -> Result<Arc<LoadedCatalog>, String> {
+        let slot = (record.tenant_id.clone(), bundle.version().to_string());
+        if !self.catalogs.contains_key(&slot) {
+            let doc = match (&self.catalog, &self.store) {
+                (Some(doc), _) => Ok(doc.clone()),
+                (None, Some(store)) => Registry::new(store.clone(), Backend::Interpreter)
+                    .catalog_doc(&record.tenant_id)
+                    .map_err(|e| e.to_string()),
+                (None, None) => Err("no catalog (give --data or --catalog)".to_string()),
+            };
+            let prepared = doc.and_then(|d| {
+                catalog::prepare(bundle, &d)
+                    .map(Arc::new)
+                    .map_err(|e| format!("the catalog does not fit the bundle: {e}"))
+            });
+            self.catalogs.insert(slot.clone(), prepared);
+        }
+        self.catalogs
+            .get(&slot)
+            .cloned()
+            .unwrap_or_else(|| Err("not loaded".into()))
+    }
+
+    /// Runs a record's inputs on `bundle` with `catalog`.
+    fn run(&mut self, record: &AuditRecord, bundle: &Bundle, catalog: &LoadedCatalog) -> Result<Rerun, String> {
+        let program = bundle.program();
+        let decision = program
+            .decision_for_placement(&record.placement)
+            .ok_or_else(|| format!("the bundle has no decision for placement `{}`", record.placement))?;
+        let def = program
+            .decisions
+            .get(decision as usize)
+            .ok_or_else(|| "decision index out of range".to_string())?;
+        let subject = self
+            .subject(&record.tenant_id, &record.subject_hash)?
+            .ok_or_else(|| "subject id unknown (give its id with --subjects)".to_string())?;
+        let env = env_from_inputs(bundle, &record.inputs, &subject)?;
+        let max = record.inputs["constraints"]["max_variants"]
+            .as_u64()
+            .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
+        match bundle.decide(Backend::Interpreter, &env, decision, &catalog.prepared, max) {
+            Ok(o) => Ok(Rerun {
+                shown: Shown::from_outcome(&o),
+                outcome: Some(o),
+            }),
+            Err(EvalError::NoProfile) => Ok(Rerun {
+                shown: Shown::degraded(def.fallback.as_ref(), "unknown_subject"),
+                outcome: None,
+            }),
+            Err(e) => {
+                tracing::debug!(error = %e, "replayed evaluation failed");
+                Ok(Rerun {
+                    shown: Shown::degraded(def.fallback.as_ref(), "evaluation_error"),
+                    outcome: None,
+                })
+            }
+        }
+    }
+
+    /// Why a record evaluated no policy, if it did not.
+    fn not_evaluated(record: &AuditRecord) -> Option<String> {
+        match record.inputs["degraded"].as_str() {
+            Some(r @ ("store_unavailable" | "deadline_exceeded" | "profile_invalid" | "catalog_unavailable")) => {
+                Some(format!("the runtime degraded before evaluating ({r})"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Replays one record on its recorded bundle.
+    pub fn replay_record(&mut self, record: &AuditRecord) -> RecordReport {
+        let status = self
+            .replay_status(record)
+            .map(|(s, _)| s)
+            .unwrap_or_else(|reason| Status::Unreproducible { reason });
+        RecordReport {
+            decision_id: record.decision_id.clone(),
+            tenant_id: record.tenant_id.clone(),
+            placement: record.placement.clone(),
+            bundle_version: record.bundle.version,
+            status,
+        }
+    }
+
+    fn replay_status(&mut self, record: &AuditRecord) -> Result<(Status, Option<Shown>), String> {
+        if let Some(reason) = Replayer::not_evaluated(record) {
+            return Ok((Status::NotEvaluated { reason }, None));
+        }
+        let bundle = self.bundle(record)?;
+        let catalog = self.catalog(record, &bundle)?;
+        if catalog.hash != record.catalog_hash {
+            return Err(format!(
+                "the available catalog hashes to {}, the record names {} (the catalog changed since)",
+                catalog.hash, record.catalog_hash
+            ));
+        }
+        let rerun = self.run(record, &bundle, &catalog)?;
+        let status = match compare(record, &rerun, &catalog) {
+            None => Status::Identical,
+            Some(difference) => Status::Different { difference },
+        };
+        Ok((status, Some(rerun.shown)))
+    }
+
+    /// Replays every record.
+    pub fn replay(&mut self, records: &[AuditRecord]) -> Report {
+        let mut report = Report::default();
+        for r in records {
+            let one = self.replay_record(r);
+            match one.status {
+                Status::Identical => report.identical += 1,
+                Status::Different { .. } => report.different += 1,
+                Status::Unreproducible { .. } => report.unreproducible += 1,
+                Status::NotEvaluated { .. } => report.not_evaluated += 1,
+            }
+            report.records.push(one);
+        }
+        report.total = records.len();
+        report
+    }
+
+    /// Runs every record on `candidate` too, and counts the decisions whose shown offers,
+    /// fallback or experiment variant would change. Only records reproduced exactly on their own
+    /// bundle are compared (the others are `skipped`), so a change is the candidate's doing.
+    pub fn what_if(&mut self, records: &[AuditRecord], candidate: &Bundle) -> WhatIf {
+        let mut out = WhatIf {
+            candidate_hash: candidate.version().to_string(),
+            total: records.len(),
+            ..WhatIf::default()
+        };
+        for record in records {
+            let Ok((Status::Identical, Some(before))) = self.replay_status(record) else {
+                out.skipped += 1;
+                continue;
+            };
+            let after = match self
+                .candidate_catalog(record, candidate)
+                .and_then(|c| self.run(record, candidate, &c))
+            {
+                Ok(r) => r.shown,
+                Err(_) => {
+                    out.skipped += 1;
+                    continue;
+                }
+            };
+            out.compared += 1;
+            let placement = out.per_placement.entry(record.placement.clone()).or_default();
+            placement.compared += 1;
+            if (&before.ids, &before.fallback_reason, &before.variant)
+                == (&after.ids, &after.fallback_reason, &after.variant)
+            {
+                continue;
+            }
+            placement.changed += 1;
+            out.changed += 1;
+            out.changed_decisions.push(record.decision_id.clone());
+            let kind = format!("{} → {}", before.first(), after.first());
+            let change = out.per_offer.entry(kind).or_default();
+            change.count += 1;
+            if change.sample_subjects.len() < SAMPLES && !change.sample_subjects.contains(&record.subject_hash) {
+                change.sample_subjects.push(record.subject_hash.clone());
+            }
+        }
+        out
+    }
+
+    /// The record's catalog prepared for the candidate: the same offers (checked against the
+    /// recorded hash), validated against the candidate's schemas.
+    fn candidate_catalog(&mut self, record: &AuditRecord, candidate: &Bundle) -> Result<Arc<LoadedCatalog>, String> {
+        let prepared = self.catalog(record, candidate)?;
+        if prepared.hash != record.catalog_hash {
+            return Err("the catalog changed since".into());
+        }
+        Ok(prepared)
+    }
+}
+
+/// The policies' environment from a record's inputs, for `bundle`.
+pub fn env_from_inputs(bundle: &Bundle, inputs: &Json, subject: &str) -> Result<Env, String> {
+    let p = bundle.program();
+    let profile = match &inputs["profile"] {
+        Json::Null => None,
+        json => {
+            let schema = p
+                .profile
+                .ok_or("the record has a profile but the bundle has no Profile schema")?;
+            Some(
+                value_from_json(p, &Type::Record(schema), json)
+                    .map_err(|e| format!("profile{}: {}", e.path, e.message))?,
+            )
+        }
+    };
+    let context = value_from_json(p, &Type::Record(p.builtins.context), &inputs["context"])
+        .map_err(|e| format!("context{}: {}", e.path, e.message))?;
+    let now_ms = inputs["now_ms"].as_i64().ok_or("the record has no `now_ms`")?;
+    let consents: Vec<String> =
+        serde_json::from_value(inputs["consents"].clone()).map_err(|e| format!("consents: {e}"))?;
+    let channels = p
+        .enums
+        .get(p.builtins.channel as usize)
+        .map(|e| e.variants.clone())
+        .unwrap_or_default();
+    // As the engine does: impressions on a channel the bundle does not know are left out.
+    let impressions = inputs["impressions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| {
+            let channel = channels.iter().position(|c| i["channel"] == c.as_str())?;
+            Some(Impression {
+                offer_id: i["offer_id"].as_str()?.into(),
+                placement: i["placement"].as_str()?.into(),
+                channel: u32::try_from(channel).ok()?,
+                at_ms: i["at_ms"].as_i64()?,
+            })
+        })
+        .collect();
+    Ok(Env {
+        profile,
+        context,
+        now_ms,
+        subject: Arc::from(subject),
+        consents,
+        impressions,
+    })
+}
+
+/// `"0-2,5"` as `[0, 1, 2, 5]`; `None` if malformed.
+pub fn parse_ranges(text: &str) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in text.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                if b < a || b - a > 10_000_000 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+/// Per catalog position, the outcome a compact trace gives it: a kept or capped entry in full,
+/// or `{"outcome": "removed", "rule": …}`.
+fn expand(compact: &Json, catalog: &LoadedCatalog) -> BTreeMap<usize, Json> {
+    let mut out = BTreeMap::new();
+    if let Some(removed) = compact["removed"].as_object() {
+        for (rule, ranges) in removed {
+            for position in ranges.as_str().and_then(parse_ranges).unwrap_or_default() {
+                out.insert(position, serde_json::json!({ "outcome": "removed", "rule": rule }));
+            }
+        }
+    }
+    for kind in ["kept", "capped"] {
+        for entry in compact[kind].as_array().map(Vec::as_slice).unwrap_or_default() {
+            if let Some(position) = entry["id"].as_str().and_then(|id| catalog.index.get(id)) {
+                out.insert(*position, entry.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The first difference between a record and its re-run, or `None` when identical.
+fn compare(record: &AuditRecord, rerun: &Rerun, catalog: &LoadedCatalog) -> Option<Difference> {
+    let replayed_trace = rerun
+        .outcome
+        .as_ref()
+        .map(|o| compact_trace(&o.trace))
+        .unwrap_or(Json::Null);
+    if replayed_trace != record.rule_outcomes {
+        let (old, new) = (expand(&record.rule_outcomes, catalog), expand(&replayed_trace, catalog));
+        let positions: std::collections::BTreeSet<usize> = old.keys().chain(new.keys()).copied().collect();
+        for position in positions {
+            let (a, b) = (old.get(&position), new.get(&position));
+            if a != b {
+                let rule = a
+                    .and_then(|j| j["rule"].as_str())
+                    .or_else(|| b.and_then(|j| j["rule"].as_str()))
+                    .map(str::to_string);
+                return Some(Difference {
+                    candidate: catalog
+                        .offers_json
+                        .get(position)
+                        .and_then(|o| o["id"].as_str())
+                        .map(str::to_string),
+                    rule,
+                    what: "rule_outcome".into(),
+                    recorded: a.cloned().unwrap_or(Json::Null),
+                    replayed: b.cloned().unwrap_or(Json::Null),
+                });
+            }
+        }
+        // Same per-candidate outcomes but different JSON (e.g. one side did not evaluate).
+        return Some(Difference {
+            candidate: None,
+            rule: None,
+            what: "evaluation".into(),
+            recorded: record.rule_outcomes.clone(),
+            replayed: replayed_trace,
+        });
+    }
+    let recorded = Shown::from_response(&record.response);
+    let replayed = &rerun.shown;
+    let field = |what: &str, a: Json, b: Json| {
+        (a != b).then(|| Difference {
+            candidate: None,
+            rule: None,
+            what: what.into(),
+            recorded: a,
+            replayed: b,
+        })
+    };
+    use serde_json::json;
+    field("offers", json!(recorded.ids), json!(replayed.ids))
+        .or_else(|| field("offers", json!(recorded.scores), json!(replayed.scores)))
+        .or_else(|| {
+            field(
+                "fallback",
+                json!(recorded.fallback_reason),
+                json!(replayed.fallback_reason),
+            )
+        })
+        .or_else(|| {
+            field(
+                "experiment",
+                json!([recorded.experiment, recorded.variant]),
+                json!([replayed.experiment, replayed.variant]),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::ranges;
+    use crate::config::Config;
+    use crate::demo::{self, DemoFiles};
+    use crate::engine::{DecideRequest, Engine};
+    use crate::store::MemoryStore;
+    use std::path::PathBuf;
+    use std::sync::OnceLock;
+
+    const SUBJECTS: [&str; 6] = ["u-00001", "u-00024", "u-00042", "u-00100", "u-01234", "u-04999"];
+    const PLACEMENTS: [(&str, &str); 4] = [
+        ("Web", "home.hero"),
+        ("Web", "home.recs"),
+        ("App", "checkout.upsell"),
+        ("Email", "email.winback"),
+    ];
+
+    fn repo() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    /// The demo tenant in a memory store, and the records of a few decisions made on it: seeded
+    /// once, shared by the tests (each only reads).
+    fn fixture() -> &'static (SharedStore, Vec<AuditRecord>) {
+        static FIXTURE: OnceLock<(SharedStore, Vec<AuditRecord>)> = OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let mut config = Config::default();
+            config.decide.fixed_now = Some("2026-11-24T10:00:00Z".into());
+            // Debug builds on a busy machine must not hit the load deadline.
+            config.decide.deadline_ms = 60_000;
+            let store: SharedStore = Arc::new(MemoryStore::new());
+            let engine = Engine::with_store(config, store.clone()).unwrap();
+            let files = DemoFiles {
+                policies: repo().join("policies"),
+                catalog: repo().join("examples/catalog.json"),
+                templates: Some(repo().join("examples/http/templates.json")),
+                profiles: repo().join("examples/profiles.jsonl"),
+            };
+            demo::seed(&engine, &files).unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                for subject in SUBJECTS {
+                    for (channel, placement) in PLACEMENTS {
+                        let req: DecideRequest = serde_json::from_value(serde_json::json!({
+                            "subject": {"id": subject, "tenant_id": "demo"},
+                            "context": {"channel": channel, "placement": placement},
+                        }))
+                        .unwrap();
+                        let r = engine.decide(req, false).await.unwrap();
+                        assert_eq!(r["logged"], true);
+                    }
+                }
+            });
+            let records = records_from_store(&store, &Filter::default()).unwrap();
+            (store, records)
+        })
+    }
+
+    fn replayer() -> Replayer {
+        let (store, _) = fixture();
+        Replayer::new(Some(store.clone()))
+            .with_hash_key(None)
+            .unwrap()
+            .with_subject_ids(SUBJECTS.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn every_recorded_decision_replays_identically() {
+        let (_, records) = fixture();
+        assert_eq!(records.len(), SUBJECTS.len() * PLACEMENTS.len());
+        let report = replayer().replay(records);
+        assert_eq!(report.identical, records.len(), "{report:#?}");
+        assert!(report.all_identical());
+    }
+
+    #[test]
+    fn a_tampered_bundle_hash_is_unreproducible() {
+        let mut record = fixture().1[0].clone();
+        record.bundle.hash = "0".repeat(64);
+        match replayer().replay_record(&record).status {
+            Status::Unreproducible { reason } => assert!(reason.contains("tampered"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_version_or_catalog_or_subject_is_unreproducible() {
+        let base = fixture().1[0].clone();
+        let mut missing = base.clone();
+        missing.bundle.version = 99;
+        let mut catalog = base.clone();
+        catalog.catalog_hash = "c".into();
+        let mut subject = base.clone();
+        subject.subject_hash = "0".repeat(32);
+        for (record, needle) in [
+            (missing, "no version 99"),
+            (catalog, "catalog changed"),
+            (subject, "subject id unknown"),
+        ] {
+            match replayer().replay_record(&record).status {
+                Status::Unreproducible { reason } => assert!(reason.contains(needle), "{reason}"),
+                other => panic!("{needle}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_difference_names_the_candidate_and_the_rule() {
+        let records = &fixture().1;
+        let record = records
+            .iter()
+            .find(|r| r.rule_outcomes["removed"].as_object().is_some_and(|m| !m.is_empty()))
+            .unwrap();
+        let mut edited = record.clone();
+        let removed = edited.rule_outcomes["removed"].as_object_mut().unwrap();
+        let (rule, positions) = removed.iter().next().map(|(k, v)| (k.clone(), v.clone())).unwrap();
+        let mut list = parse_ranges(positions.as_str().unwrap()).unwrap();
+        let dropped = list.remove(0);
+        removed.insert(rule.clone(), Json::String(ranges(&list)));
+        match replayer().replay_record(&edited).status {
+            Status::Different { difference } => {
+                assert_eq!(difference.what, "rule_outcome");
+                assert_eq!(difference.rule.as_deref(), Some(rule.as_str()));
+                let (store, _) = fixture();
+                let doc = Registry::new(store.clone(), Backend::Interpreter)
+                    .catalog_doc("demo")
+                    .unwrap();
+                assert_eq!(difference.candidate.as_deref(), doc.offers[dropped]["id"].as_str());
+            }
+            other => panic!("{other:?}"),
+        }
+        // A different answer with the same rule outcomes: the offers differ.
+        let mut answer = record.clone();
+        answer.response["decisions"] = serde_json::json!([{"offer_id": "nope"}]);
+        match replayer().replay_record(&answer).status {
+            Status::Different { difference } => assert_eq!(difference.what, "offers"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn degraded_records_are_not_evaluated() {
+        let mut record = fixture().1[0].clone();
+        record.inputs["degraded"] = Json::String("deadline_exceeded".into());
+        let report = replayer().replay(&[record]);
+        assert_eq!(report.not_evaluated, 1);
+        assert!(report.all_identical());
+    }
+
+    #[test]
+    fn records_round_trip_through_json_lines_and_filters() {
+        let records = &fixture().1;
+        let text: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        assert_eq!(&records_from_jsonl(&text, &Filter::default()).unwrap(), records);
+        let one = Filter {
+            decision_ids: vec![records[2].decision_id.clone()],
+            ..Filter::default()
+        };
+        assert_eq!(records_from_jsonl(&text, &one).unwrap().len(), 1);
+        let other_tenant = Filter {
+            tenant: Some("acme".into()),
+            ..Filter::default()
+        };
+        assert!(records_from_jsonl(&text, &other_tenant).unwrap().is_empty());
+        let later = Filter {
+            since_ms: Some(records[0].at_ms + 1),
+            ..Filter::default()
+        };
+        assert!(records_from_jsonl(&text, &later).unwrap().is_empty());
+        assert!(matches!(
+            records_from_jsonl("\n{\"not\": 1}\n", &Filter::default()),
+            Err(ReplayError::BadRecord { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn recorded_floats_parse_back_exactly() {
+        // Bit-exact replay needs serde_json's `float_roundtrip`: without it, parsing can be one
+        // ulp off, and a recorded score or profile value would not come back as it was.
+        for x in [
+            19.439999999999998_f64,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            2.0_f64.sqrt() * 1e-300,
+            1.7976931348623157e308,
+        ] {
+            let back: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{x}");
+        }
+    }
+
+    #[test]
+    fn ranges_parse_back() {
+        for positions in [vec![], vec![4], vec![0, 1, 2, 5, 7, 8]] {
+            assert_eq!(parse_ranges(&ranges(&positions)), Some(positions));
+        }
+        assert_eq!(parse_ranges("3-1"), None);
+        assert_eq!(parse_ranges("x"), None);
+    }
+
+    #[test]
+    fn the_same_bundle_as_a_candidate_changes_nothing() {
+        let (store, records) = fixture();
+        let stored = Registry::new(store.clone(), Backend::Interpreter)
+            .version("demo", 1)
+            .unwrap();
+        let bundle = compile_sources(&stored.sources).unwrap();
+        let what_if = replayer().what_if(records, &bundle);
+        assert_eq!(what_if.compared, records.len());
+        assert_eq!(what_if.changed, 0);
+        assert!(what_if.changed_decisions.is_empty());
+    }
+}

@@ -1,0 +1,210 @@
+//! `tailor replay`: runs audit records again on their recorded bundle versions and reports, per
+//! record, identical / different (with the first difference) / unreproducible (with why); with
+//! `--candidate DIR`, runs them on a candidate bundle too and reports which decisions would
+//! change. The logic is `tailor_runtime::replay`; this module reads the arguments and files and
+//! prints. See `docs/replay.md`.
+//!
+//! Exit codes: 0 every record reproduced (or a what-if report), 1 any difference or
+//! unreproducible record, 2 usage or IO errors.
+
+use super::audit::{open_store, RangeArgs};
+use super::Exit;
+use anyhow::{bail, Context as _};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use tailor_runtime::replay::{self, Replayer, Report, Status, WhatIf};
+
+const EXAMPLES: &str = "\
+Examples:
+  tailor replay --data tailor-data --subjects examples/profiles.jsonl
+  tailor replay --file audit.jsonl --data tailor-data --subjects examples/profiles.jsonl --format json
+  tailor replay --file audit.jsonl --policies policies --catalog catalog.json --hash-key KEY --subjects ids.txt
+  tailor replay --data tailor-data --subjects examples/profiles.jsonl --candidate new-policies/
+
+Exit codes: 0 all identical (or a --candidate report), 1 any difference or unreproducible record,
+2 usage or IO error.";
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Arguments of `tailor replay`.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct ReplayArgs {
+    /// A stopped server's data directory: its audit records (unless --file), bundle versions,
+    /// catalogs, identity links and hashing key.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Audit records from `tailor audit export` instead of the store's.
+    #[arg(long, value_name = "EXPORT.jsonl")]
+    pub file: Option<PathBuf>,
+    /// Policies to replay with (their content hash must match each record's).
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// The catalog (JSON array or `{offers, templates}`), instead of the store's; its hash must
+    /// match each record's.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Subject ids, to recognise records by their subject hash (experiments bucket on the id,
+    /// which the log does not keep): one id per line, or JSON lines with `id` or `subject_id`
+    /// (`examples/profiles.jsonl` works). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub subjects: Vec<PathBuf>,
+    /// The identity hashing key [default: $TAILOR_HASH_KEY, else the store's].
+    #[arg(long, value_name = "KEY")]
+    pub hash_key: Option<String>,
+    /// Only these decisions. Repeatable.
+    #[arg(long = "decision-id", value_name = "ID")]
+    pub decision_ids: Vec<String>,
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Instead of a replay report: run the records on this policy directory too and report
+    /// which decisions would change.
+    #[arg(long, value_name = "PATH")]
+    pub candidate: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+fn subject_ids(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with('{') {
+                let row: serde_json::Value = serde_json::from_str(line)
+                    .with_context(|| format!("`{}` line {}: not JSON", path.display(), i + 1))?;
+                match row.get("id").or_else(|| row.get("subject_id")).and_then(|v| v.as_str()) {
+                    Some(id) => ids.push(id.to_string()),
+                    None => bail!("`{}` line {}: no `id` or `subject_id`", path.display(), i + 1),
+                }
+            } else {
+                ids.push(line.to_string());
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Runs `tailor replay`.
+pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
+    if args.data.is_none() && args.file.is_none() {
+        bail!("give the records: --data DIR (a stopped server's store) or --file EXPORT.jsonl");
+    }
+    let mut filter = args.range.filter()?;
+    filter.decision_ids = args.decision_ids.clone();
+    let store = args.data.as_deref().map(open_store).transpose()?;
+    let records = match &args.file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
+            replay::records_from_jsonl(&text, &filter).with_context(|| format!("reading `{}`", path.display()))?
+        }
+        None => match &store {
+            Some(s) => replay::records_from_store(s, &filter)?,
+            None => Vec::new(),
+        },
+    };
+    let hash_key = args.hash_key.clone().or_else(|| std::env::var("TAILOR_HASH_KEY").ok());
+    let mut replayer = Replayer::new(store)
+        .with_hash_key(hash_key.as_deref())?
+        .with_subject_ids(subject_ids(&args.subjects)?);
+    if let Some(dir) = &args.policies {
+        replayer = replayer.with_policies(&tailor_runtime::demo::policy_sources(dir)?)?;
+    }
+    if let Some(path) = &args.catalog {
+        replayer = replayer.with_catalog(tailor_runtime::demo::read_catalog(path, None)?);
+    }
+    match &args.candidate {
+        Some(dir) => {
+            let sources = tailor_runtime::demo::policy_sources(dir)?;
+            let candidate = replay::compile_sources(&sources)
+                .map_err(|e| anyhow::anyhow!("the candidate `{}` does not compile: {e}", dir.display()))?;
+            let what_if = replayer.what_if(&records, &candidate);
+            match args.format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&what_if)?),
+                Format::Text => print!("{}", what_if_text(&what_if)),
+            }
+            Ok(Exit::Success)
+        }
+        None => {
+            let report = replayer.replay(&records);
+            match args.format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Format::Text => print!("{}", report_text(&report)),
+            }
+            Ok(if report.all_identical() {
+                Exit::Success
+            } else {
+                Exit::Failed
+            })
+        }
+    }
+}
+
+fn report_text(report: &Report) -> String {
+    let mut out = String::new();
+    for r in &report.records {
+        let head = format!(
+            "{} {} {} v{}",
+            r.decision_id, r.tenant_id, r.placement, r.bundle_version
+        );
+        let line = match &r.status {
+            Status::Identical => format!("{head}: identical"),
+            Status::NotEvaluated { reason } => format!("{head}: not evaluated: {reason}"),
+            Status::Unreproducible { reason } => format!("{head}: unreproducible: {reason}"),
+            Status::Different { difference: d } => {
+                let mut what = d.what.clone();
+                if let Some(c) = &d.candidate {
+                    what.push_str(&format!(" of candidate `{c}`"));
+                }
+                if let Some(rule) = &d.rule {
+                    what.push_str(&format!(" (rule {rule})"));
+                }
+                format!(
+                    "{head}: different: {what}: recorded {}, replayed {}",
+                    d.recorded, d.replayed
+                )
+            }
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} record(s): {} identical, {} different, {} unreproducible, {} not evaluated\n",
+        report.total, report.identical, report.different, report.unreproducible, report.not_evaluated
+    ));
+    out
+}
+
+fn what_if_text(w: &WhatIf) -> String {
+    let mut out = format!(
+        "candidate {}: {} of {} compared decision(s) would change ({} record(s) skipped)\n",
+        w.candidate_hash, w.changed, w.compared, w.skipped
+    );
+    if !w.per_placement.is_empty() {
+        out.push_str("per placement:\n");
+        for (placement, p) in &w.per_placement {
+            out.push_str(&format!("  {placement}: {} of {} change\n", p.changed, p.compared));
+        }
+    }
+    if !w.per_offer.is_empty() {
+        out.push_str("per offer (first shown, from → to):\n");
+        for (kind, c) in &w.per_offer {
+            out.push_str(&format!(
+                "  {kind}: {} (e.g. {})\n",
+                c.count,
+                c.sample_subjects.join(", ")
+            ));
+        }
+    }
+    out
+}
