@@ -213,10 +213,12 @@ fn exported_and_stored_records_replay_exactly_and_a_candidate_reports_its_change
         .any(|r| r["inputs"]["impressions"].as_array().is_some_and(|i| i.len() == 3)));
     let file_arg = file.display().to_string();
 
-    // From the file (bundles from the store) and from the store: all identical.
+    // From the file (bundles from the store) and from the store, on both backends: all
+    // identical.
     for args in [
         vec!["replay", "--file", &file_arg, "--data", &data_arg],
         vec!["replay", "--data", &data_arg],
+        vec!["replay", "--data", &data_arg, "--backend", "jit"],
     ] {
         let (code, report) = replay(&args);
         assert_eq!(code, 0, "{report:#}");

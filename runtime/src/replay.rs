@@ -15,9 +15,9 @@
 //! and from ids the caller supplies (`--subjects`), hashed with the store's key. A record whose
 //! subject is not among them is unreproducible ("subject id unknown").
 //!
-//! Replay always evaluates on the reference interpreter: the JIT is required to agree with it
-//! exactly (`compiler/tests/jit_agreement.rs`), and compiling native code for every historical
-//! version would only cost time.
+//! Replay evaluates on the reference interpreter unless asked for the JIT
+//! ([`Replayer::with_backend`]): the JIT is required to agree with it exactly
+//! (`compiler/tests/jit_agreement.rs`), and is worth its compile time on large logs.
 
 use crate::audit::{compact_trace, AuditRecord};
 use crate::catalog::{self, CatalogDoc, LoadedCatalog};
@@ -283,6 +283,8 @@ pub struct Replayer {
     subjects: HashMap<String, HashMap<String, String>>,
     bundles: HashMap<(String, u64), Result<Arc<Bundle>, String>>,
     catalogs: HashMap<(String, String), Result<Arc<LoadedCatalog>, String>>,
+    /// The backend that re-runs records (the interpreter unless asked).
+    backend: Backend,
 }
 
 /// Compiles sources into a bundle (interpreter only), the error as text.
@@ -310,7 +312,16 @@ impl Replayer {
             subjects: HashMap::new(),
             bundles: HashMap::new(),
             catalogs: HashMap::new(),
+            backend: Backend::Interpreter,
         }
+    }
+
+    /// Re-runs records on `backend`. The interpreter is the definition of the semantics and the
+    /// default; the JIT agrees with it exactly (`compiler/tests/jit_agreement.rs`) and is much
+    /// faster on large logs.
+    pub fn with_backend(mut self, backend: Backend) -> Replayer {
+        self.backend = backend;
+        self
     }
 
     /// Uses these sources for the records whose bundle hash they match, instead of the store's
@@ -455,7 +466,7 @@ impl Replayer {
         let max = record.inputs["constraints"]["max_variants"]
             .as_u64()
             .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
-        match bundle.decide(Backend::Interpreter, &env, decision, &catalog.prepared, max) {
+        match bundle.decide(self.backend, &env, decision, &catalog.prepared, max) {
             Ok(o) => Ok(Rerun {
                 shown: Shown::from_outcome(&o),
                 outcome: Some(o),

@@ -69,6 +69,10 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// The backend that re-runs the records: `interpreter` (the definition) or `jit` (faster on
+    /// large logs; it agrees with the interpreter exactly).
+    #[arg(long, default_value = "interpreter", value_name = "BACKEND")]
+    pub backend: tailor_compiler::Backend,
 }
 
 fn subject_ids(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
@@ -116,7 +120,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
     let hash_key = args.hash_key.clone().or_else(|| std::env::var("TAILOR_HASH_KEY").ok());
     let mut replayer = Replayer::new(store)
         .with_hash_key(hash_key.as_deref())?
-        .with_subject_ids(subject_ids(&args.subjects)?);
+        .with_subject_ids(subject_ids(&args.subjects)?)
+        .with_backend(args.backend);
     if let Some(dir) = &args.policies {
         replayer = replayer.with_policies(&tailor_runtime::demo::policy_sources(dir)?)?;
     }
