@@ -7,7 +7,7 @@
 mod server_support;
 
 use serde_json::{json, Value};
-use server_support::{decide_body, root, shown, Server, TempDir};
+use server_support::{decide_body, demo_sources, root, shown, Server, TempDir};
 use std::collections::HashMap;
 
 fn view(server: &Server, decision: &Value, at: Option<&str>) {
@@ -278,6 +278,88 @@ fn experiments_split_traffic_as_the_policy_says() {
             "the assignment is audited"
         );
     }
+}
+
+/// The demo with two experiments in one layer: `recs_order` (home.recs) takes 0–45% of layer
+/// `web`, `upsell_copy` (checkout.upsell) 45–100%.
+fn layered_sources() -> Value {
+    demo_sources(|name, text| {
+        let text = if name.ends_with("home.policy") {
+            text.replacen(
+                "  rank recs_rank\n  max 4",
+                "  rank recs_rank\n  experiment recs_order\n  max 4",
+                1,
+            ) + "\nexperiment recs_order {\n  salt \"recs-order\"\n  layer web 0% to 45%\n  variant fit 50%\n  variant price 50%\n}\n"
+        } else {
+            text
+        };
+        if name.ends_with("checkout.policy") {
+            text.replacen(
+                "  rank upsell_rank\n  max 2",
+                "  rank upsell_rank\n  experiment upsell_copy\n  max 2",
+                1,
+            ) + "\nexperiment upsell_copy {\n  salt \"upsell-copy\"\n  layer web 45% to 100%\n  variant plain 50%\n  variant bold 50%\n}\n"
+        } else {
+            text
+        }
+    })
+}
+
+#[test]
+fn experiments_of_one_layer_never_share_a_subject() {
+    let dir = TempDir::new("subjects-layers");
+    let server = Server::demo(&dir);
+    let sources = layered_sources();
+    let (status, body) = server.post(
+        "/admin/bundles",
+        &json!({"tenant_id": "demo", "author": "ann", "message": "layered tests", "sources": sources}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut map = tailor_compiler::SourceMap::new();
+    for s in sources.as_array().into_iter().flatten() {
+        map.add(
+            s["name"].as_str().unwrap_or_default().to_string(),
+            s["text"].as_str().unwrap_or_default().to_string(),
+        );
+    }
+    let bundle = tailor_compiler::Bundle::compile(map).expect("compiles");
+    let program = bundle.program();
+    let exp = |suffix: &str| {
+        program
+            .experiments
+            .iter()
+            .position(|e| e.name.ends_with(suffix))
+            .expect("experiment") as u32
+    };
+    let (recs, upsell) = (exp("recs_order"), exp("upsell_copy"));
+
+    let n = 400;
+    let (mut in_recs, mut in_upsell) = (0, 0);
+    for i in 0..n {
+        let id = format!("u-{:05}", i + 1);
+        let a = server.decide(&decide_body(&id, "Web", "home.recs"));
+        let b = server.decide(&decide_body(&id, "Web", "checkout.upsell"));
+        let (va, vb) = (a["experiment"]["variant"].as_str(), b["experiment"]["variant"].as_str());
+        // The server agrees with the in-process assignment, `None` meaning not enrolled.
+        for (v, x) in [(va, recs), (vb, upsell)] {
+            let want = tailor_compiler::interp::assign(program, x, &id).expect("assign");
+            assert_eq!(v, want.variant_name(&program.experiments[x as usize]), "{id}");
+        }
+        assert!(va.is_none() || vb.is_none(), "{id} is in both experiments of layer `web`");
+        // The slices cover the whole layer: everyone is in exactly one.
+        assert!(va.is_some() || vb.is_some(), "{id} is in neither: {a} {b}");
+        if va.is_some() {
+            in_recs += 1;
+        } else {
+            // Not enrolled: decided as without the experiment, not as a holdout.
+            assert_ne!(a["fallback"]["reason"], "holdout", "{a}");
+        }
+        if vb.is_some() {
+            in_upsell += 1;
+        }
+    }
+    let share = f64::from(in_recs) / f64::from(n);
+    assert!((share - 0.45).abs() < 0.07, "{in_recs} of {n} in recs_order, {in_upsell} in upsell_copy");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //!
 //! Each case draws a seed; the generator builds a bundle from it (a schema with every kind of
 //! field, constants, segments, functions, `first`/`unique`/`collect` tables, an experiment with
-//! a holdout, two eligibility blocks, a ranking with boosts and a decision) whose expressions
+//! a holdout (in a layer slice or not), two eligibility blocks, a ranking with boosts and a decision) whose expressions
 //! cover every IR construct: literals, fields, optionals (`exists`, `??`, `if let`), all
 //! operators on every type they apply to (with values chosen to hit saturation, division by
 //! zero, NaN and signed zeros), quantifiers, collection and record literals, `with`, every
@@ -619,7 +619,16 @@ fn program(seed: u64) -> String {
         "const c_pair: Pair = Pair {{ a: c_int, b: upper({}) }}\n\n",
         g.lit(T::Str)
     );
-    out += "experiment exp {\n  salt \"gen\"\n  holdout 10%\n  variant control 50%\n  variant treatment 50%\n}\n\n";
+    // Half the programs run the experiment in a slice of a layer, so some subjects are not
+    // enrolled (every `exp is …` false, the decision made as without the experiment).
+    let layer = match g.rng.below(4) {
+        0 => "  layer gen 0% to 50%\n",
+        1 => "  layer gen 25% to 62.5%\n",
+        _ => "",
+    };
+    out += &format!(
+        "experiment exp {{\n  salt \"gen\"\n{layer}  holdout 10%\n  variant control 50%\n  variant treatment 50%\n}}\n\n"
+    );
     let nseg = 3;
     for i in 0..nseg {
         let sc = Scope {

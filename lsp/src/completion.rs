@@ -75,7 +75,7 @@ fn clause_words(keyword: &str) -> &'static [&'static str] {
         "eligibility" => &["require", "deny", "because"],
         "ranking" => &["score", "boost", "when"],
         "table" => &["hit", "first", "unique", "collect", "given", "row", "default"],
-        "experiment" => &["salt", "holdout", "variant"],
+        "experiment" => &["salt", "layer", "holdout", "variant"],
         "decision" => &[
             "placement",
             "channels",

@@ -111,6 +111,8 @@ const KEYWORDS: &[&str] = &[
     "row",
     "default",
     "salt",
+    "layer",
+    "to",
     "holdout",
     "variant",
     "placement",

@@ -712,7 +712,8 @@ codes! {
     /// shortfall.
     WeightsNot100 = ("E0301", "weights-not-100", Error, "experiment weights do not add up to 100%");
     /// A weight is out of range: a variant's weight, or a holdout, must be above 0% and at most
-    /// 100%.
+    /// 100%; a layer slice (`layer homepage 0% to 50%`) must start below where it ends and end
+    /// at most at 100%.
     ///
     /// ```policy
     /// experiment hero_copy {
@@ -959,6 +960,37 @@ codes! {
     /// Fix: give each parameter and quantifier variable its own name (`fn blend(a: Float, b:
     /// Float)`, `any interest in profile.interests: interest == tag`).
     DuplicateParameter = ("E0314", "duplicate-parameter", Error, "two parameters share a name");
+    /// Two experiments of one layer take overlapping slices of it.
+    ///
+    /// A layer makes experiments mutually exclusive: each experiment takes a slice of the
+    /// layer's subjects (`layer homepage 0% to 50%`), and a subject is enrolled only in the
+    /// experiment whose slice holds its bucket. Overlapping slices would put some subjects in
+    /// both experiments, so their results would contaminate each other.
+    ///
+    /// ```policy
+    /// experiment hero_copy {
+    ///   salt "hero-copy-2026-11"
+    ///   layer homepage 0% to 60%
+    ///   variant control 50%
+    ///   variant urgent 50%
+    /// }
+    ///
+    /// experiment hero_layout {
+    ///   salt "hero-layout-2026-11"
+    ///   layer homepage 50% to 100%
+    ///   variant grid 50%
+    ///   variant carousel 50%
+    /// }
+    /// ```
+    ///
+    /// ```text
+    /// error[E0315]: experiments `hero_copy` and `hero_layout` both take 50% to 60% of layer `homepage`
+    /// ```
+    ///
+    /// Fix: give each experiment its own slice (`0% to 50%` and `50% to 100%`); the help names
+    /// a free slice when there is one. Slices are half-open, so `0% to 50%` and `50% to 100%`
+    /// do not overlap.
+    OverlappingLayerSlices = ("E0315", "overlapping-layer-slices", Error, "two experiments of a layer take overlapping slices");
 
     // ---- warnings -------------------------------------------------------------------------
     /// A segment that no decision, rule, ranking, table, other segment or test uses.

@@ -245,11 +245,18 @@ impl<'a> Printer<'a> {
                     &d.items,
                     |i| match i {
                         ExperimentItem::Salt { span, .. }
+                        | ExperimentItem::Layer { span, .. }
                         | ExperimentItem::Holdout { span, .. }
                         | ExperimentItem::Variant { span, .. } => *span,
                     },
                     |p, i| match i {
                         ExperimentItem::Salt { value, .. } => text(format!("salt {}", string_literal(&value.value))),
+                        ExperimentItem::Layer { name, from, to, .. } => text(format!(
+                            "layer {} {} to {}",
+                            name.name,
+                            p.literal(from.span),
+                            p.literal(to.span)
+                        )),
                         ExperimentItem::Holdout { weight, .. } => text(format!("holdout {}", p.literal(weight.span))),
                         ExperimentItem::Variant { name, weight, .. } => {
                             text(format!("variant {} {}", name.name, p.literal(weight.span)))

@@ -26,8 +26,8 @@ pub struct DecisionOutcome {
     pub offers: Vec<Chosen>,
     /// The experiment's name, if the decision has one.
     pub experiment: Option<String>,
-    /// The assigned variant's name, or `"holdout"`; `None` without an experiment (or when the
-    /// decision stopped before assignment).
+    /// The assigned variant's name, or `"holdout"`; `None` without an experiment, for a subject
+    /// outside the experiment's layer slice, or when the decision stopped before assignment.
     pub variant: Option<String>,
     /// Set when the decision fell back instead of choosing offers.
     pub fallback: Option<Fallback>,
@@ -354,7 +354,8 @@ pub fn decide_with(
             .ok_or_else(|| internal(format!("no experiment {experiment}")))?;
         let assignment = engine.assignment(experiment)?;
         out.experiment = Some(edef.name.clone());
-        out.variant = Some(assignment.name(edef).to_string());
+        // Not enrolled (outside the experiment's layer slice): no variant, decided as without.
+        out.variant = assignment.variant_name(edef).map(str::to_string);
         if assignment == Assignment::Holdout {
             return fall_back(out, FallbackReason::Holdout);
         }

@@ -5,6 +5,12 @@
 //! cumulative thresholds: a weight of `bp` hundredths of a percent covers
 //! `floor(bp * 2^32 / 10_000)` buckets. The holdout uses its own hash (salt + `"/holdout"`), so
 //! changing the holdout share does not reshuffle who gets which variant.
+//!
+//! An experiment in a layer first checks enrolment, with the layer's own hash
+//! (`"layer/" + name`): every experiment of the layer sees the same bucket, and their slices are
+//! disjoint (checked: `E0315`), so a subject is enrolled in at most one of them. The layer hash
+//! is independent of each experiment's salt, so the variant split inside a slice is as even as
+//! without layers.
 
 use crate::interp::builtins::bucket;
 use crate::interp::eval::EvalError;
@@ -15,6 +21,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Assignment {
+    /// Outside the experiment's layer slice: the subject is in no variant and not held out;
+    /// decisions using the experiment decide as if they had none.
+    NotEnrolled,
     /// Held out of the experiment: decisions using it serve their fallback.
     Holdout,
     /// The index of the assigned variant.
@@ -22,9 +31,18 @@ pub enum Assignment {
 }
 
 impl Assignment {
-    /// The variant's name, or `"holdout"`.
+    /// The variant's name, or `"holdout"`; `None` when not enrolled.
+    pub fn variant_name<'a>(&self, experiment: &'a ExperimentDef) -> Option<&'a str> {
+        match self {
+            Assignment::NotEnrolled => None,
+            other => Some(other.name(experiment)),
+        }
+    }
+
+    /// The variant's name, `"holdout"`, or `"not_enrolled"`.
     pub fn name<'a>(&self, experiment: &'a ExperimentDef) -> &'a str {
         match self {
+            Assignment::NotEnrolled => "not_enrolled",
             Assignment::Holdout => "holdout",
             Assignment::Variant(i) => experiment
                 .variants
@@ -41,12 +59,28 @@ pub fn threshold(bp: u64) -> u64 {
     (bp.min(10_000) << 32) / 10_000
 }
 
-/// Assigns `subject` in `experiment`. The holdout comes first: when `holdout_bp > 0` and
+/// Whether `subject` falls in the experiment's layer slice (always, without a layer):
+/// `threshold(from_bp) <= bucket("layer/" + name, subject) < threshold(to_bp)`.
+pub fn enrolled(experiment: &ExperimentDef, subject: &str) -> bool {
+    match &experiment.layer {
+        None => true,
+        Some(slot) => {
+            let h = u64::from(bucket(&format!("layer/{}", slot.name), subject));
+            threshold(u64::from(slot.from_bp)) <= h && h < threshold(u64::from(slot.to_bp))
+        }
+    }
+}
+
+/// Assigns `subject` in `experiment`. Layer enrolment comes first ([`enrolled`]), then the
+/// holdout: when `holdout_bp > 0` and
 /// `bucket(salt + "/holdout", subject) < threshold(holdout_bp)` the subject is held out.
 /// Otherwise `h = bucket(salt, subject)` and the variant is the first whose cumulative
 /// threshold exceeds `h`; the last variant takes whatever rounding leaves. An experiment with no
 /// variants (impossible in a checked program) holds everyone out.
 pub fn assign_in(experiment: &ExperimentDef, subject: &str) -> Assignment {
+    if !enrolled(experiment, subject) {
+        return Assignment::NotEnrolled;
+    }
     if experiment.holdout_bp > 0 {
         let salt = format!("{}/holdout", experiment.salt);
         if u64::from(bucket(&salt, subject)) < threshold(u64::from(experiment.holdout_bp)) {

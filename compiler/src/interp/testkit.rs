@@ -336,6 +336,7 @@ pub fn experiment(name: &str, salt: &str, holdout_bp: u32, weights: &[(&str, u32
     ExperimentDef {
         name: name.into(),
         salt: salt.into(),
+        layer: None,
         holdout_bp,
         variants: weights
             .iter()

@@ -664,7 +664,7 @@ fn experiment_assignment_is_deterministic_and_balanced() {
         assert_eq!(a, assign_in(&exp, &subject));
         match a {
             Assignment::Variant(v) => counts[v as usize] += 1,
-            Assignment::Holdout => panic!("no holdout configured"),
+            other => panic!("no holdout or layer configured: {other:?}"),
         }
     }
     // 50% ± 1% of 100,000.
@@ -683,6 +683,116 @@ fn experiment_assignment_is_deterministic_and_balanced() {
         if a != Assignment::Holdout {
             assert_eq!(a, assign_in(&exp, &s));
         }
+    }
+}
+
+fn in_layer(mut exp: ExperimentDef, layer: &str, from_bp: u32, to_bp: u32) -> ExperimentDef {
+    exp.layer = Some(crate::ir::LayerSlot {
+        name: layer.into(),
+        from_bp,
+        to_bp,
+        span: crate::source::Span::default(),
+    });
+    exp
+}
+
+#[test]
+fn experiments_of_a_layer_are_mutually_exclusive() {
+    // `copy` takes 0–30% of layer `home`, `layout` 30–70%; 30% of subjects are in neither.
+    let copy = in_layer(
+        experiment("copy", "copy-salt", 1000, &[("a", 5000), ("b", 5000)]),
+        "home",
+        0,
+        3000,
+    );
+    let layout = in_layer(
+        experiment("layout", "layout-salt", 0, &[("grid", 5000), ("list", 5000)]),
+        "home",
+        3000,
+        7000,
+    );
+    // Another layer is independent of `home`.
+    let email = in_layer(
+        experiment("subject", "subj-salt", 0, &[("short", 10_000)]),
+        "email",
+        0,
+        5000,
+    );
+    let free = experiment("copy", "copy-salt", 1000, &[("a", 5000), ("b", 5000)]);
+    let (mut in_copy, mut in_layout, mut copy_variant_a, mut in_email_and_copy) = (0u32, 0u32, 0u32, 0u32);
+    let n = 100_000;
+    for i in 0..n {
+        let s = format!("u{i}");
+        let (c, l) = (assign_in(&copy, &s), assign_in(&layout, &s));
+        assert!(
+            c == Assignment::NotEnrolled || l == Assignment::NotEnrolled,
+            "{s} is in both experiments of the layer"
+        );
+        if c != Assignment::NotEnrolled {
+            in_copy += 1;
+            // Inside its slice, the experiment assigns exactly as it would without a layer.
+            assert_eq!(c, assign_in(&free, &s));
+            if c == Assignment::Variant(0) {
+                copy_variant_a += 1;
+            }
+            if assign_in(&email, &s) != Assignment::NotEnrolled {
+                in_email_and_copy += 1;
+            }
+        }
+        if l != Assignment::NotEnrolled {
+            in_layout += 1;
+        }
+    }
+    // Shares within ±1% of all subjects.
+    assert!((29_000..=31_000).contains(&in_copy), "{in_copy}");
+    assert!((39_000..=41_000).contains(&in_layout), "{in_layout}");
+    // The variant split inside a slice is independent of the layer hash: 45% of the slice
+    // (10% holdout, then half) gets `a`, ±1.5% of the slice.
+    let share_a = f64::from(copy_variant_a) / f64::from(in_copy);
+    assert!((0.435..=0.465).contains(&share_a), "{share_a}");
+    // Half of `copy`'s subjects are also in the `email` layer's experiment: layers are independent.
+    let share_email = f64::from(in_email_and_copy) / f64::from(in_copy);
+    assert!((0.48..=0.52).contains(&share_email), "{share_email}");
+    // Slices covering the whole layer enrol everyone exactly once.
+    let lo = in_layer(experiment("lo", "lo", 0, &[("x", 10_000)]), "all", 0, 5000);
+    let hi = in_layer(experiment("hi", "hi", 0, &[("y", 10_000)]), "all", 5000, 10_000);
+    for i in 0..10_000 {
+        let s = format!("v{i}");
+        let enrolled = [assign_in(&lo, &s), assign_in(&hi, &s)]
+            .iter()
+            .filter(|a| **a != Assignment::NotEnrolled)
+            .count();
+        assert_eq!(enrolled, 1, "{s}");
+    }
+}
+
+#[test]
+fn a_subject_outside_the_layer_slice_is_decided_without_the_experiment() {
+    let mut program = shop_program();
+    program.decisions[0].experiment = Some(0);
+    let e = env();
+    let with_everyone = decide(&program, 0, &e, &catalog(), None);
+    // A slice that cannot hold `u-1` (the env's subject): whichever half it is in, take the other.
+    let half = if experiment::enrolled(&in_layer(program.experiments[0].clone(), "l", 0, 5000), "u-1") {
+        (5000, 10_000)
+    } else {
+        (0, 5000)
+    };
+    program.experiments[0] = in_layer(program.experiments[0].clone(), "l", half.0, half.1);
+    program.experiments[0].holdout_bp = 10_000;
+    let r = decide(&program, 0, &e, &catalog(), None);
+    let Ok(outcome) = r else { panic!("{r:?}") };
+    // Not enrolled: no variant, not held out (even with a 100% holdout), offers as decided
+    // without an experiment.
+    assert_eq!(outcome.experiment.as_deref(), Some("hero"));
+    assert_eq!(outcome.variant, None);
+    assert_eq!(outcome.fallback, None);
+    let Ok(before) = with_everyone else { panic!() };
+    assert_eq!(outcome.offers, before.offers);
+    // `hero is holdout` and `hero is <variant>` are all false.
+    for variant in [crate::ir::HOLDOUT_VARIANT, 0, 1] {
+        let is = ex(ExprKind::ExperimentIs { experiment: 0, variant }, Type::Bool);
+        assert_eq!(eval_in(&program, &e, &is), Ok(Value::Bool(false)), "{variant}");
     }
 }
 

@@ -24,6 +24,9 @@ pub type DecisionId = u32;
 
 /// The variant index `experiment is holdout` tests for: subjects held out of the experiment.
 pub const HOLDOUT_VARIANT: u32 = u32::MAX;
+/// The assignment code (JIT helpers) of a subject outside its experiment's layer slice: never a
+/// variant index (an experiment has at most 10,000 variants) and never the holdout.
+pub const NOT_ENROLLED_VARIANT: u32 = u32::MAX - 1;
 
 /// A type of the language.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -447,9 +450,26 @@ pub struct VariantDef {
 pub struct ExperimentDef {
     pub name: String,
     pub salt: String,
+    /// The slice of a layer the experiment runs in; subjects outside it are not enrolled.
+    pub layer: Option<LayerSlot>,
     /// Hundredths of a percent held out of the experiment.
     pub holdout_bp: u32,
     pub variants: Vec<VariantDef>,
+    pub span: Span,
+}
+
+/// `layer name FROM% to TO%`: the experiment enrols the subjects whose layer bucket
+/// (`bucket("layer/" + name, subject)`) falls in `[threshold(from_bp), threshold(to_bp))`. The
+/// checker proves the slices of one layer's experiments disjoint (`E0315`), so experiments of a
+/// layer are mutually exclusive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerSlot {
+    /// The layer's name as written; layers are bundle-wide (not package-qualified).
+    pub name: String,
+    /// Hundredths of a percent, `from_bp < to_bp <= 10_000`.
+    pub from_bp: u32,
+    pub to_bp: u32,
+    /// The `layer` clause.
     pub span: Span,
 }
 

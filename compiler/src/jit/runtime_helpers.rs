@@ -362,8 +362,9 @@ pub(crate) extern "C" fn h_bucket(ctx: *mut Ctx, salt: u64, key: u64) -> i64 {
     ))
 }
 
-/// The subject's assignment in experiment `id`: a variant index, or `u32::MAX` for the
-/// holdout. Memoized per request.
+/// The subject's assignment in experiment `id`: a variant index, `u32::MAX` for the holdout
+/// ([`crate::ir::HOLDOUT_VARIANT`]) or [`crate::ir::NOT_ENROLLED_VARIANT`] outside its layer
+/// slice (which no `is` test compares equal to). Memoized per request.
 pub(crate) extern "C" fn h_experiment(ctx: *mut Ctx, id: u64) -> i64 {
     // SAFETY: `ctx` is the caller's live context.
     let st = unsafe { state(ctx) };
@@ -372,7 +373,8 @@ pub(crate) extern "C" fn h_experiment(ctx: *mut Ctx, id: u64) -> i64 {
     }
     let v = match experiment::assign(st.program, id as u32, &st.subject) {
         Ok(experiment::Assignment::Variant(i)) => i,
-        Ok(experiment::Assignment::Holdout) => u32::MAX,
+        Ok(experiment::Assignment::Holdout) => crate::ir::HOLDOUT_VARIANT,
+        Ok(experiment::Assignment::NotEnrolled) => crate::ir::NOT_ENROLLED_VARIANT,
         Err(_) => {
             // SAFETY: as above.
             unsafe { fail(ctx) };

@@ -283,7 +283,7 @@ pub struct Cell {
     pub span: Span,
 }
 
-/// `experiment name { salt …  holdout …  variant … }`
+/// `experiment name { salt …  layer …  holdout …  variant … }`
 #[derive(Debug, Clone)]
 pub struct ExperimentDecl {
     pub name: Ident,
@@ -300,9 +300,26 @@ pub struct Percent {
 
 #[derive(Debug, Clone)]
 pub enum ExperimentItem {
-    Salt { value: StringLit, span: Span },
-    Holdout { weight: Percent, span: Span },
-    Variant { name: Ident, weight: Percent, span: Span },
+    Salt {
+        value: StringLit,
+        span: Span,
+    },
+    /// `layer name FROM% to TO%`: the slice `[from, to)` of the layer's 32-bit bucket range.
+    Layer {
+        name: Ident,
+        from: Percent,
+        to: Percent,
+        span: Span,
+    },
+    Holdout {
+        weight: Percent,
+        span: Span,
+    },
+    Variant {
+        name: Ident,
+        weight: Percent,
+        span: Span,
+    },
 }
 
 /// `decision name { clauses }`

@@ -859,6 +859,7 @@ fn want_of_rule(r: Rule) -> Option<Want> {
         R::default_clause => Want::Token("default".into()),
         R::salt_clause => Want::Token("salt".into()),
         R::holdout_clause => Want::Token("holdout".into()),
+        R::layer_clause => Want::Token("layer".into()),
         R::variant_clause => Want::Token("variant".into()),
         R::hit_policy => Want::HitPolicy,
         R::cap_scope => Want::CapScope,
@@ -1060,6 +1061,8 @@ fn is_skipped_keyword(r: Rule) -> bool {
             | R::w_default
             | R::w_salt
             | R::w_holdout
+            | R::w_layer
+            | R::w_to
             | R::w_variant
             | R::w_placement
             | R::w_channels
@@ -1509,6 +1512,12 @@ impl<'c, 'a> Builder<'c, 'a> {
                 let name = self.next_ident(&mut it)?;
                 let weight = self.percent(take(&mut it, Rule::percent)?);
                 ast::ExperimentItem::Variant { name, weight, span }
+            }
+            Rule::layer_clause => {
+                let name = self.next_ident(&mut it)?;
+                let from = self.percent(take(&mut it, Rule::percent)?);
+                let to = self.percent(take(&mut it, Rule::percent)?);
+                ast::ExperimentItem::Layer { name, from, to, span }
             }
             _ => return None,
         })

@@ -864,6 +864,7 @@ table region -> String {
 }
 experiment hero_copy {
   salt \"s\"
+  layer home 12.5% to 40%
   holdout 10%
   variant control 33.34%
   variant urgent 66.66%
@@ -929,10 +930,11 @@ test \"t\" {
             ast::ExperimentItem::Variant { weight, .. } | ast::ExperimentItem::Holdout { weight, .. } => {
                 Some(weight.basis_points)
             }
+            ast::ExperimentItem::Layer { from, to, .. } => Some(from.basis_points * 100_000 + to.basis_points),
             ast::ExperimentItem::Salt { .. } => None,
         })
         .collect();
-    assert_eq!(weights, [1000, 3334, 6666]);
+    assert_eq!(weights, [1250 * 100_000 + 4000, 1000, 3334, 6666]);
 
     let DeclKind::Test(test) = &file.decls[3].kind else {
         panic!()

@@ -235,6 +235,7 @@ impl<'a> Checker<'a> {
             let e = self.experiment(fi, x);
             self.program.experiments.push(e);
         }
+        self.check_layers();
 
         // Bodies.
         for (id, &(fi, _, c)) in consts.iter().enumerate() {
@@ -490,8 +491,90 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Experiments sharing a layer must take disjoint slices of it (`E0315`): that is what makes
+    /// them mutually exclusive.
+    fn check_layers(&mut self) {
+        let slots: Vec<(String, ir::LayerSlot)> = self
+            .program
+            .experiments
+            .iter()
+            .filter_map(|e| e.layer.clone().map(|l| (e.name.clone(), l)))
+            .collect();
+        for (i, (name, slot)) in slots.iter().enumerate() {
+            let earlier = slots[..i]
+                .iter()
+                .find(|(_, o)| o.name == slot.name && o.from_bp < slot.to_bp && slot.from_bp < o.to_bp);
+            if let Some((other, o)) = earlier {
+                let pct = |bp: u32| {
+                    if bp.is_multiple_of(100) {
+                        format!("{}%", bp / 100)
+                    } else {
+                        format!("{}.{:02}%", bp / 100, bp % 100)
+                    }
+                };
+                let (lo, hi) = (slot.from_bp.max(o.from_bp), slot.to_bp.min(o.to_bp));
+                let free = self.free_slices(&slot.name, name);
+                let mut d = Diagnostic::new(
+                    Code::OverlappingLayerSlices,
+                    slot.span,
+                    format!(
+                        "experiments `{other}` and `{name}` both take {} to {} of layer `{}`",
+                        pct(lo),
+                        pct(hi),
+                        slot.name
+                    ),
+                )
+                .with_label("overlaps another experiment's slice")
+                .with_secondary(
+                    o.span,
+                    format!("`{other}` takes {} to {} here", pct(o.from_bp), pct(o.to_bp)),
+                );
+                d = match free.first() {
+                    Some((f, t)) => d.with_help(format!(
+                        "a subject may be in only one experiment of a layer: move `{name}` to a free slice, such as {} to {}",
+                        pct(*f),
+                        pct(*t)
+                    )),
+                    None => d.with_help(format!(
+                        "a subject may be in only one experiment of a layer, and layer `{}` is full: shrink a slice or use another layer",
+                        slot.name
+                    )),
+                };
+                self.report(d);
+            }
+        }
+    }
+
+    /// The parts of layer `layer` that no experiment but `except` takes, in order: where
+    /// `except` could move.
+    fn free_slices(&self, layer: &str, except: &str) -> Vec<(u32, u32)> {
+        let mut taken: Vec<(u32, u32)> = self
+            .program
+            .experiments
+            .iter()
+            .filter(|e| e.name != except)
+            .filter_map(|e| e.layer.as_ref())
+            .filter(|l| l.name == layer)
+            .map(|l| (l.from_bp, l.to_bp))
+            .collect();
+        taken.sort_unstable();
+        let mut free = Vec::new();
+        let mut at = 0;
+        for (f, t) in taken {
+            if f > at {
+                free.push((at, f));
+            }
+            at = at.max(t);
+        }
+        if at < 10_000 {
+            free.push((at, 10_000));
+        }
+        free
+    }
+
     fn experiment(&mut self, fi: usize, x: &ast::ExperimentDecl) -> ir::ExperimentDef {
         let mut salt: Option<(String, Span)> = None;
+        let mut layer: Option<ir::LayerSlot> = None;
         let mut holdout: Option<(u32, Span)> = None;
         let mut variants: Vec<ir::VariantDef> = Vec::new();
         let mut variant_spans: Vec<Span> = Vec::new();
@@ -503,6 +586,28 @@ impl<'a> Checker<'a> {
                         self.duplicate_clause(*span, *prev, "salt");
                     } else {
                         salt = Some((value.value.clone(), *span));
+                    }
+                }
+                ast::ExperimentItem::Layer { name, from, to, span } => {
+                    if let Some(prev) = &layer {
+                        self.duplicate_clause(*span, prev.span, "layer");
+                    } else if from.basis_points >= to.basis_points || to.basis_points > 10_000 {
+                        self.report(
+                            Diagnostic::new(
+                                Code::InvalidWeight,
+                                from.span.to(to.span),
+                                "a layer slice must start below where it ends, and end at most at 100%",
+                            )
+                            .with_label("empty or out of range")
+                            .with_help("write the slice as `layer NAME FROM% to TO%`, e.g. `layer homepage 0% to 50%`"),
+                        );
+                    } else {
+                        layer = Some(ir::LayerSlot {
+                            name: name.name.clone(),
+                            from_bp: from.basis_points,
+                            to_bp: to.basis_points,
+                            span: *span,
+                        });
                     }
                 }
                 ast::ExperimentItem::Holdout { weight, span } => {
@@ -594,6 +699,7 @@ impl<'a> Checker<'a> {
         ir::ExperimentDef {
             name: self.qualified_name(fi, &x.name),
             salt: salt.map(|s| s.0).unwrap_or_default(),
+            layer,
             holdout_bp: holdout.map(|h| h.0).unwrap_or(0),
             variants,
             span: x.name.span,

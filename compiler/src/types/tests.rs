@@ -193,6 +193,42 @@ fn experiment_weights_must_add_up() {
 }
 
 #[test]
+fn experiments_of_a_layer_take_disjoint_slices() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "experiment x {{\n  salt \"x\"\n  layer home {a}\n  variant a 100%\n}}\n\
+             experiment y {{\n  salt \"y\"\n  layer home {b}\n  variant b 100%\n}}\n\
+             segment s = x is a or y is b\ntest \"t\" {{ expect s }}"
+        )
+    };
+    // Half-open slices: touching is not overlapping.
+    assert_eq!(check(&two("0% to 50%", "50% to 100%")), Vec::<String>::new());
+    assert_eq!(check(&two("0% to 30.5%", "60% to 100%")), Vec::<String>::new());
+    // The later experiment's clause is reported, pointing at the earlier one's.
+    assert_eq!(check(&two("0% to 60%", "50% to 100%")), vec!["E0315@10"]);
+    assert_eq!(check(&two("20% to 30%", "0% to 100%")), vec!["E0315@10"]);
+    let msgs = messages(&two("0% to 60%", "50% to 100%"));
+    assert!(
+        msgs.iter().any(|m| m.contains("both take 50% to 60% of layer `home`")),
+        "{msgs:?}"
+    );
+    // Different layers never conflict.
+    let other = two("0% to 60%", "50% to 100%").replacen("layer home 50%", "layer checkout 50%", 1);
+    assert_eq!(check(&other), Vec::<String>::new());
+    // Empty, reversed and oversized slices; a second `layer` clause.
+    let one = |clause: &str| {
+        format!("experiment x {{\n  salt \"x\"\n  {clause}\n  variant a 100%\n}}\nsegment s = x is a\ntest \"t\" {{ expect s }}")
+    };
+    assert_eq!(check(&one("layer home 50% to 50%")), vec!["E0302@5"]);
+    assert_eq!(check(&one("layer home 60% to 10%")), vec!["E0302@5"]);
+    assert_eq!(check(&one("layer home 0% to 120%")), vec!["E0302@5"]);
+    assert_eq!(
+        check(&one("layer home 0% to 10%\n  layer home 10% to 20%")),
+        vec!["E0306@6"]
+    );
+}
+
+#[test]
 fn unique_tables_must_not_overlap_and_first_tables_warn_on_dead_rows() {
     let unique = "table t -> Float {\n  hit unique\n  given profile.tier, profile.orders\n  row Premium, >= 10 => 0.2\n  row Premium, > 5 => 0.1\n  row Standard, _ => 0.0\n  default 0.0\n}\nsegment s = t > 0.0\ntest \"x\" { expect s }";
     assert_eq!(check(unique), vec!["E0303@7"]);
