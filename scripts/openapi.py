@@ -111,7 +111,7 @@ schemas = {
 }
 
 responses = {}
-for code, desc in [(400, "Malformed request: not JSON, a bad query or path parameter (`malformed_json`, `bad_request`)."),
+for code, desc in [(400, "Malformed request: not JSON (or YAML where accepted), a bad query or path parameter (`malformed_json`, `malformed_yaml`, `bad_request`)."),
                    (401, "Missing or wrong admin token (`unauthorized`)."),
                    (403, "Not allowed (`consent_bypass_forbidden`)."),
                    (404, "Unknown tenant, placement, version, decision or endpoint."),
@@ -182,7 +182,10 @@ paths["/admin/catalog/{tenant}"] = {
             "parameters": [path_p("tenant")], "responses": {**ok(ref("Catalog")), **errors(401, 404)}},
     "put": {"summary": "Replace the catalog (validated against the active bundle)", "operationId": "put_catalog",
             "security": admin_sec, "parameters": [path_p("tenant")],
-            "requestBody": json_body({"oneOf": [ref("Catalog"), {"type": "array", "items": {"type": "object"}}]}),
+            "description": "The body is JSON, or YAML (the same document) with `Content-Type: application/yaml` (also `application/x-yaml`, `text/yaml`); a YAML syntax error is 400 `malformed_yaml`.",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"oneOf": [ref("Catalog"), {"type": "array", "items": {"type": "object"}}]}},
+                "application/yaml": {"schema": {"oneOf": [ref("Catalog"), {"type": "array", "items": {"type": "object"}}]}}}},
             "responses": {**ok(obj({"tenant_id": S, "offers": I, "hash": S}, ["tenant_id", "offers", "hash"])), **errors(400, 401, 404, 413, 422)}}}
 paths["/admin/audit"] = {"get": {"summary": "The newest audit records of a tenant", "operationId": "audit_latest",
     "security": admin_sec, "parameters": [tenant_q, {"name": "limit", "in": "query", "required": False,

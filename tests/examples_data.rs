@@ -111,3 +111,14 @@ fn the_benchmark_catalog_has_1000_offers_that_load() {
         Err(e) => panic!("catalog-1000.json does not match the Offer schema: {e}"),
     }
 }
+
+#[test]
+fn the_yaml_catalog_is_the_json_catalogs_fixed_offers() {
+    use tailor_runtime::catalog::{parse_catalog, CatalogFormat};
+    let yaml = parse_catalog(&read("catalog-demo.yaml"), CatalogFormat::Yaml).expect("catalog-demo.yaml parses");
+    let json = parse_catalog(&read("catalog.json"), CatalogFormat::Json).expect("catalog.json parses");
+    assert_eq!(yaml.offers.len(), 23);
+    // Field for field, number type for number type: `4.0` stays a float, `5` an integer.
+    assert_eq!(yaml.offers[..], json.offers[..yaml.offers.len()]);
+    assert!(yaml.templates.is_empty());
+}

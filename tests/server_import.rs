@@ -56,3 +56,63 @@ fn import_loads_rows_into_a_stopped_server() {
     let (_, tenants) = server.get("/admin/tenants");
     assert_eq!(tenants["tenants"][0]["catalog"]["offers"], 1000);
 }
+
+#[test]
+fn yaml_catalogs_load_from_files_and_over_the_admin_api() {
+    let dir = TempDir::new("import-yaml");
+    let mut server = Server::demo(&dir);
+    let yaml = std::fs::read(root().join("examples/catalog-demo.yaml")).expect("catalog-demo.yaml");
+    let put = |content_type: &str, body: &[u8]| {
+        let (status, raw) =
+            server_support::try_request_typed(&server.addr, "PUT", "/admin/catalog/demo", content_type, Some(body))
+                .expect("request");
+        (
+            status,
+            serde_json::from_slice::<serde_json::Value>(&raw).unwrap_or_default(),
+        )
+    };
+
+    // Over the admin API, by content type.
+    let (status, body) = put("application/yaml; charset=utf-8", &yaml);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["offers"], 23);
+    let (_, catalog) = server.get("/admin/catalog/demo");
+    assert_eq!(catalog["offers"][0]["id"], "welcome-10");
+    assert_eq!(catalog["offers"][0]["margin"], 4.0);
+    assert_eq!(
+        shown(&server.decide(&decide_body("u-00024", "Web", "home.hero"))),
+        ["welcome-10"]
+    );
+    // A YAML syntax error is 400 with the line; YAML of the wrong shape, or offers that do not
+    // fit the schema, 422; the catalog is unchanged.
+    let (status, body) = put("text/yaml", b"offers:\n  - id: a\n   title: [\n");
+    assert_eq!((status, body["code"].as_str()), (400, Some("malformed_yaml")), "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("line"), "{body}");
+    let (status, body) = put("application/yaml", b"offers: 3\n");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_request")),
+        "{body}"
+    );
+    let (status, body) = put("application/x-yaml", b"- {id: x, title: 5}\n");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_catalog")),
+        "{body}"
+    );
+    let (_, catalog) = server.get("/admin/catalog/demo");
+    assert_eq!(catalog["offers"].as_array().map(Vec::len), Some(23));
+
+    // From a file, by extension: `tailor import catalog FILE.yaml` into the stopped server's store.
+    let (status, _) = put(
+        "application/json",
+        &std::fs::read(root().join("examples/catalog.json")).expect("json"),
+    );
+    assert_eq!(status, 200);
+    server.kill();
+    let out = import(&dir.0, "catalog", &root().join("examples/catalog-demo.yaml"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    server.restart();
+    let (_, tenants) = server.get("/admin/tenants");
+    assert_eq!(tenants["tenants"][0]["catalog"]["offers"], 23);
+}

@@ -345,7 +345,10 @@ fn experiments_of_one_layer_never_share_a_subject() {
             let want = tailor_compiler::interp::assign(program, x, &id).expect("assign");
             assert_eq!(v, want.variant_name(&program.experiments[x as usize]), "{id}");
         }
-        assert!(va.is_none() || vb.is_none(), "{id} is in both experiments of layer `web`");
+        assert!(
+            va.is_none() || vb.is_none(),
+            "{id} is in both experiments of layer `web`"
+        );
         // The slices cover the whole layer: everyone is in exactly one.
         assert!(va.is_some() || vb.is_some(), "{id} is in neither: {a} {b}");
         if va.is_some() {
@@ -359,7 +362,10 @@ fn experiments_of_one_layer_never_share_a_subject() {
         }
     }
     let share = f64::from(in_recs) / f64::from(n);
-    assert!((share - 0.45).abs() < 0.07, "{in_recs} of {n} in recs_order, {in_upsell} in upsell_copy");
+    assert!(
+        (share - 0.45).abs() < 0.07,
+        "{in_recs} of {n} in recs_order, {in_upsell} in upsell_copy"
+    );
 }
 
 #[test]

@@ -9,6 +9,9 @@
 //! `{{ profile.country }}` one in `Profile`). A catalog or bundle that fails any of this is
 //! not deployed. Rendering happens per response, with minijinja, after the decision: the
 //! template sees `offer` (the catalog item), `profile`, `context` and `variant`.
+//!
+//! Catalog files and admin-API bodies may be JSON or YAML ([`parse_catalog`]): both become the
+//! same [`CatalogDoc`], so everything after parsing is one path.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -222,6 +225,85 @@ impl LoadedCatalog {
     }
 }
 
+/// The text formats a catalog may be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogFormat {
+    Json,
+    Yaml,
+}
+
+impl CatalogFormat {
+    /// YAML for `.yaml` and `.yml` files, JSON otherwise.
+    pub fn from_path(path: &std::path::Path) -> CatalogFormat {
+        match path.extension().and_then(|x| x.to_str()) {
+            Some(x) if x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml") => CatalogFormat::Yaml,
+            _ => CatalogFormat::Json,
+        }
+    }
+
+    /// YAML for the YAML media types (`application/yaml`, `application/x-yaml`, `text/yaml`,
+    /// with or without parameters), JSON for anything else.
+    pub fn from_content_type(content_type: Option<&str>) -> CatalogFormat {
+        let media = content_type
+            .and_then(|c| c.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match media.as_str() {
+            "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => CatalogFormat::Yaml,
+            _ => CatalogFormat::Json,
+        }
+    }
+}
+
+/// Why a catalog text could not be read: the message names the line and column for YAML and
+/// JSON syntax errors.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogParseError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("not valid YAML: {0}")]
+    Yaml(String),
+    #[error("expected a list of offers or a document with `offers` (and optional `templates`): {0}")]
+    Shape(String),
+}
+
+/// Parses a catalog: a list of offers, or a `{offers, templates}` document, in JSON or YAML.
+/// YAML is read into the same JSON data model first (mappings with string keys, sequences,
+/// numbers, strings, booleans, null), so validation against the bundle's schema is identical.
+pub fn parse_catalog(text: &str, format: CatalogFormat) -> Result<CatalogDoc, CatalogParseError> {
+    let value: Json = match format {
+        CatalogFormat::Json => serde_json::from_str(text).map_err(|e| CatalogParseError::Json(e.to_string()))?,
+        CatalogFormat::Yaml => from_yaml(text)?,
+    };
+    match value {
+        Json::Array(offers) => Ok(CatalogDoc {
+            offers,
+            templates: BTreeMap::new(),
+        }),
+        other => serde_json::from_value(other).map_err(|e| CatalogParseError::Shape(e.to_string())),
+    }
+}
+
+/// Parses a templates file (`{"offer id": "template"}`), in JSON or YAML.
+pub fn parse_templates(text: &str, format: CatalogFormat) -> Result<BTreeMap<String, String>, CatalogParseError> {
+    match format {
+        CatalogFormat::Json => serde_json::from_str(text).map_err(|e| CatalogParseError::Json(e.to_string())),
+        CatalogFormat::Yaml => from_yaml(text),
+    }
+}
+
+/// YAML 1.2 scalars only: `no`, `on` and `off` stay strings (a country list `[DE, NO]` must not
+/// turn Norway into `false`), zero-prefixed numbers such as postcodes stay strings, and a key
+/// given twice is an error rather than a silent overwrite.
+fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, CatalogParseError> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::Error,
+    };
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| CatalogParseError::Yaml(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +333,17 @@ decision home {
         Bundle::compile(sources).unwrap()
     }
 
+    impl CatalogDoc {
+        fn with_title(mut self, id: &str, title: &str) -> CatalogDoc {
+            for o in &mut self.offers {
+                if o["id"] == id {
+                    o["title"] = serde_json::json!(title);
+                }
+            }
+            self
+        }
+    }
+
     fn doc(templates: &[(&str, &str)]) -> CatalogDoc {
         CatalogDoc {
             offers: vec![
@@ -259,6 +352,73 @@ decision home {
             ],
             templates: templates.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
+    }
+
+    #[test]
+    fn yaml_and_json_catalogs_are_the_same_document() {
+        let yaml = r#"
+# Comments are why people write catalogs in YAML.
+offers:
+  - id: a
+    title: "A: the gold one"
+    min_tier: gold
+  - {id: b, title: B, min_tier: none}
+templates:
+  a: "{{ offer.title }} for {{ profile.tier }}"
+"#;
+        let from_yaml = parse_catalog(yaml, CatalogFormat::Yaml).unwrap();
+        assert_eq!(
+            from_yaml,
+            doc(&[("a", "{{ offer.title }} for {{ profile.tier }}")]).with_title("a", "A: the gold one")
+        );
+        let json = serde_json::to_string(&from_yaml).unwrap();
+        assert_eq!(parse_catalog(&json, CatalogFormat::Json).unwrap(), from_yaml);
+        // A bare list of offers, and `none`/`no`/`on` stay strings (YAML 1.2), so they validate
+        // against a `String` field.
+        let list = "- {id: a, title: A, min_tier: no}\n- {id: b, title: 0123, min_tier: on}\n";
+        let offers = parse_catalog(list, CatalogFormat::Yaml).unwrap();
+        assert_eq!(offers.offers[0]["min_tier"], "no");
+        assert_eq!(offers.offers[1]["min_tier"], "on");
+        assert_eq!(offers.offers[1]["title"], "0123");
+        assert!(prepare(&bundle(), &offers).is_ok());
+    }
+
+    #[test]
+    fn bad_yaml_catalogs_say_where_and_why() {
+        let e = parse_catalog("offers:\n  - id: a\n   title: [unclosed\n", CatalogFormat::Yaml).unwrap_err();
+        assert!(matches!(e, CatalogParseError::Yaml(_)), "{e}");
+        assert!(e.to_string().contains("line"), "{e}");
+        let e = parse_catalog("offers: 3\n", CatalogFormat::Yaml).unwrap_err();
+        assert!(matches!(e, CatalogParseError::Shape(_)), "{e}");
+        let e = parse_catalog("offers: []\nextra: 1\n", CatalogFormat::Yaml).unwrap_err();
+        assert!(e.to_string().contains("extra"), "{e}");
+        let e = parse_catalog("- {id: a, id: b}\n", CatalogFormat::Yaml).unwrap_err();
+        assert!(
+            matches!(e, CatalogParseError::Yaml(_)),
+            "a duplicate key is an error: {e}"
+        );
+        // A number where the schema wants a string is the schema's error, as for JSON.
+        let wrong = parse_catalog("- {id: a, title: 5, min_tier: gold}\n", CatalogFormat::Yaml).unwrap();
+        assert!(prepare(&bundle(), &wrong).is_err());
+    }
+
+    #[test]
+    fn formats_come_from_the_file_name_or_the_content_type() {
+        use std::path::Path;
+        assert_eq!(CatalogFormat::from_path(Path::new("c.yaml")), CatalogFormat::Yaml);
+        assert_eq!(CatalogFormat::from_path(Path::new("dir/c.YML")), CatalogFormat::Yaml);
+        assert_eq!(CatalogFormat::from_path(Path::new("c.json")), CatalogFormat::Json);
+        assert_eq!(CatalogFormat::from_path(Path::new("yaml")), CatalogFormat::Json);
+        assert_eq!(
+            CatalogFormat::from_content_type(Some("application/yaml; charset=utf-8")),
+            CatalogFormat::Yaml
+        );
+        assert_eq!(CatalogFormat::from_content_type(Some("Text/YAML")), CatalogFormat::Yaml);
+        assert_eq!(
+            CatalogFormat::from_content_type(Some("application/json")),
+            CatalogFormat::Json
+        );
+        assert_eq!(CatalogFormat::from_content_type(None), CatalogFormat::Json);
     }
 
     #[test]

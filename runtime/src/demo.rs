@@ -6,10 +6,9 @@
 //! holds the tenant like any other (deploys, rollbacks and ingested data survive restarts and
 //! are never overwritten by the files).
 
-use crate::catalog::CatalogDoc;
+use crate::catalog::{parse_catalog, parse_templates, CatalogDoc, CatalogFormat};
 use crate::engine::{ConsentRow, Engine, ProfileRow};
 use crate::registry::DeployRequest;
-use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 use tailor_compiler::bundle::BundleSource;
 
@@ -21,7 +20,7 @@ pub const DEMO_TENANT: &str = "demo";
 pub struct DemoFiles {
     /// A directory searched recursively for `*.policy`.
     pub policies: PathBuf,
-    /// A JSON array of offers, or a `{offers, templates}` document.
+    /// An array of offers, or a `{offers, templates}` document (JSON, or YAML for `.yaml`/`.yml`).
     pub catalog: PathBuf,
     /// Templates (`{"offer id": "template"}`), optional.
     pub templates: Option<PathBuf>,
@@ -99,27 +98,19 @@ pub fn policy_sources(dir: &Path) -> Result<Vec<BundleSource>, DemoError> {
         .collect()
 }
 
-/// Reads a catalog file: an array of offers or a `{offers, templates}` document.
+/// Reads a catalog file: an array of offers or a `{offers, templates}` document, in JSON, or in
+/// YAML when the file ends in `.yaml` or `.yml` (the same for the templates file).
 pub fn read_catalog(path: &Path, templates: Option<&Path>) -> Result<CatalogDoc, DemoError> {
     let text = read(path)?;
-    let bad = |message: String| DemoError::Read {
+    let mut doc = parse_catalog(&text, CatalogFormat::from_path(path)).map_err(|e| DemoError::Read {
         path: path.display().to_string(),
-        message,
-    };
-    let json: Json = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let mut doc = match json {
-        Json::Array(offers) => CatalogDoc {
-            offers,
-            templates: Default::default(),
-        },
-        other => serde_json::from_value(other).map_err(|e| bad(e.to_string()))?,
-    };
+        message: e.to_string(),
+    })?;
     if let Some(t) = templates {
-        let extra: std::collections::BTreeMap<String, String> =
-            serde_json::from_str(&read(t)?).map_err(|e| DemoError::Read {
-                path: t.display().to_string(),
-                message: e.to_string(),
-            })?;
+        let extra = parse_templates(&read(t)?, CatalogFormat::from_path(t)).map_err(|e| DemoError::Read {
+            path: t.display().to_string(),
+            message: e.to_string(),
+        })?;
         doc.templates.extend(extra);
     }
     Ok(doc)

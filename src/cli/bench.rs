@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tailor_compiler::interp::{time as ptime, value_from_json, Env};
 use tailor_compiler::ir::{Program, Type};
 use tailor_compiler::{Backend, Bundle, BundleError, PreparedCatalog};
+use tailor_runtime::catalog::CatalogFormat;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -33,7 +34,8 @@ pub struct BenchArgs {
     /// Policy files or directories.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// The catalog: a JSON array of candidate records.
+    /// The catalog: an array of candidate records or a `{offers, templates}` document, in JSON
+    /// (YAML for `.yaml`/`.yml`).
     #[arg(long, value_name = "FILE")]
     pub catalog: PathBuf,
     /// Profiles, one JSON object per line: `{"id": …, "profile": {…}}` or a bare profile.
@@ -346,10 +348,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
     let schema = program.eligibilities[elig as usize].schema;
     let text =
         std::fs::read_to_string(&args.catalog).with_context(|| format!("cannot read `{}`", args.catalog.display()))?;
-    let offers: Vec<serde_json::Value> =
-        serde_json::from_str(&text).with_context(|| format!("`{}` is not a JSON array", args.catalog.display()))?;
+    let doc = tailor_runtime::catalog::parse_catalog(&text, CatalogFormat::from_path(&args.catalog))
+        .map_err(|e| anyhow!("{}: {e}", args.catalog.display()))?;
     let catalog = bundle
-        .prepare_catalog_json(schema, &offers)
+        .prepare_catalog_json(schema, &doc.offers)
         .map_err(|e| anyhow!("{}: {e}", args.catalog.display()))?;
     let envs = load_envs(program, args, target)?;
     let backends: &[Backend] = match args.backend {
@@ -437,6 +439,16 @@ mod tests {
     fn benches_a_decision_and_an_eligibility_block_on_both_backends() {
         assert_eq!(run(&args(Some("home.hero"), None)).ok(), Some(Exit::Success));
         assert_eq!(run(&args(None, Some("sellable"))).ok(), Some(Exit::Success));
+        let yaml = BenchArgs {
+            catalog: repo("examples/catalog-demo.yaml"),
+            ..args(Some("home.hero"), None)
+        };
+        assert_eq!(run(&yaml).ok(), Some(Exit::Success));
+        let not_a_catalog = BenchArgs {
+            catalog: repo("examples/README.md"),
+            ..args(Some("home.hero"), None)
+        };
+        assert!(run(&not_a_catalog).is_err());
     }
 
     #[test]

@@ -173,13 +173,24 @@ pub fn request(addr: &str, method: &str, path: &str, body: Option<&[u8]>) -> (u1
 
 /// Like [`request`], reporting connection failures instead of panicking.
 pub fn try_request(addr: &str, method: &str, path: &str, body: Option<&[u8]>) -> Result<(u16, Vec<u8>), String> {
+    try_request_typed(addr, method, path, "application/json", body)
+}
+
+/// Like [`try_request`], with the body's `Content-Type`.
+pub fn try_request_typed(
+    addr: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Option<&[u8]>,
+) -> Result<(u16, Vec<u8>), String> {
     let mut stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(|e| e.to_string())?;
     let body = body.unwrap_or_default();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).map_err(|e| e.to_string())?;

@@ -1,13 +1,13 @@
 //! The admin API: deploy, history, diff and rollback of bundles; catalogs; the audit log;
 //! a subject's stored data; and fault injection for degradation tests.
 
-use super::errors::{ApiError, JsonBody};
+use super::errors::{parse_json, ApiError, JsonBody, RawBody};
 use super::{query_param, AppState};
-use crate::catalog::CatalogDoc;
+use crate::catalog::{parse_catalog, CatalogDoc, CatalogFormat, CatalogParseError};
 use crate::engine::{EngineError, FaultsIn};
 use crate::registry::DeployRequest;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -165,17 +165,36 @@ pub enum CatalogIn {
     Offers(Vec<Value>),
 }
 
+/// Replaces a tenant's catalog. The body is JSON, or YAML when `Content-Type` says so
+/// (`application/yaml`, `application/x-yaml`, `text/yaml`).
 pub async fn put_catalog(
     State(engine): State<AppState>,
     Path(tenant): Path<String>,
-    JsonBody(c): JsonBody<CatalogIn>,
+    headers: HeaderMap,
+    RawBody(bytes): RawBody,
 ) -> Result<Json<Value>, ApiError> {
-    let doc = match c {
-        CatalogIn::Doc(d) => d,
-        CatalogIn::Offers(offers) => CatalogDoc {
-            offers,
-            templates: Default::default(),
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let doc = match CatalogFormat::from_content_type(content_type) {
+        CatalogFormat::Json => match parse_json::<CatalogIn>(&bytes)? {
+            CatalogIn::Doc(d) => d,
+            CatalogIn::Offers(offers) => CatalogDoc {
+                offers,
+                templates: Default::default(),
+            },
         },
+        CatalogFormat::Yaml => {
+            let text = std::str::from_utf8(&bytes).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_yaml",
+                    "the request body is not UTF-8",
+                )
+            })?;
+            parse_catalog(text, CatalogFormat::Yaml).map_err(|e| match e {
+                CatalogParseError::Shape(_) => ApiError::invalid(e.to_string()),
+                _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_yaml", e.to_string()),
+            })?
+        }
     };
     Ok(Json(
         blocking(move || engine.put_catalog(&tenant, doc, "admin-api")).await?,
