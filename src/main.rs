@@ -12,6 +12,12 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+// mimalloc instead of glibc's malloc: decisions, replay and batch plans allocate small objects
+// per candidate on many threads, where glibc's arenas spent a quarter of the CPU time
+// (`docs/benchmarks.md`, "Allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     if !args.configures_logging() {
