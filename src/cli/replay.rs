@@ -60,6 +60,9 @@ pub struct ReplayArgs {
     /// Only these decisions. Repeatable.
     #[arg(long = "decision-id", value_name = "ID")]
     pub decision_ids: Vec<String>,
+    /// Only this subject's decisions (its keyed hash, as in the log's `subject_hash`).
+    #[arg(long, value_name = "HASH")]
+    pub subject: Option<String>,
     #[command(flatten)]
     pub range: RangeArgs,
     /// Instead of a replay report: run the records on this policy directory too and report
@@ -73,9 +76,13 @@ pub struct ReplayArgs {
     /// large logs; it agrees with the interpreter exactly).
     #[arg(long, default_value = "interpreter", value_name = "BACKEND")]
     pub backend: tailor_compiler::Backend,
+    /// Worker threads that re-run records [default: one per core]. The report is the same for
+    /// any number.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
-fn subject_ids(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+pub fn subject_ids(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::new();
     for path in paths {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
@@ -106,6 +113,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
     }
     let mut filter = args.range.filter()?;
     filter.decision_ids = args.decision_ids.clone();
+    filter.subject = args.subject.clone();
     let store = args.data.as_deref().map(open_store).transpose()?;
     let records = match &args.file {
         Some(path) => {
@@ -141,7 +149,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
         None => {
-            let report = replayer.replay(&records);
+            let jobs = args.jobs.unwrap_or_else(replay::default_jobs).max(1);
+            let bar = progress_bar(records.len());
+            let report = replayer.replay_with(&records, jobs, &|n| bar.inc(n));
+            bar.finish_and_clear();
             match args.format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
                 Format::Text => print!("{}", report_text(&report)),
@@ -212,4 +223,20 @@ fn what_if_text(w: &WhatIf) -> String {
         }
     }
     out
+}
+
+/// A progress bar on stderr when stderr is a terminal; hidden otherwise (pipes, CI logs, files),
+/// so neither the JSON on stdout nor a captured stderr ever carries it.
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(len as u64), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("replaying {bar:40} {pos}/{len} records ({per_sec}, eta {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar
 }
