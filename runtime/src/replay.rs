@@ -74,9 +74,36 @@ impl Filter {
 /// are parsed on every core (parsing the JSON is most of the cost of reading a large log).
 pub fn records_from_store(store: &SharedStore, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
     let entries = store.scan_prefix(Tree::Audit, b"", usize::MAX)?;
-    let parsed = par_map(&entries, default_jobs(), &|(_, v)| {
-        decode::<AuditRecord>(v).map_err(ReplayError::from)
-    });
+    matching(
+        par_map(&entries, default_jobs(), &|(_, v)| {
+            decode::<AuditRecord>(v).map_err(ReplayError::from)
+        }),
+        filter,
+    )
+}
+
+/// Audit records from JSON lines (the `tailor audit export` format) that pass `filter`. Blank
+/// lines are skipped; a line that is not a record is an error with its line number. Lines are
+/// parsed on every core.
+pub fn records_from_jsonl(text: &str, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
+    let lines = jsonl_lines(text);
+    matching(par_map(&lines, default_jobs(), &parse_line), filter)
+}
+
+/// The non-blank lines of a JSON-lines text, with their 0-based line numbers.
+fn jsonl_lines(text: &str) -> Vec<(usize, &str)> {
+    text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect()
+}
+
+fn parse_line((i, line): &(usize, &str)) -> Result<AuditRecord, ReplayError> {
+    serde_json::from_str::<AuditRecord>(line).map_err(|e| ReplayError::BadRecord {
+        line: i + 1,
+        message: e.to_string(),
+    })
+}
+
+/// The parsed records that pass `filter`, or the first parse error.
+fn matching(parsed: Vec<Result<AuditRecord, ReplayError>>, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
     let mut out = Vec::new();
     for r in parsed {
         let r = r?;
@@ -87,26 +114,11 @@ pub fn records_from_store(store: &SharedStore, filter: &Filter) -> Result<Vec<Au
     Ok(out)
 }
 
-/// Audit records from JSON lines (the `tailor audit export` format) that pass `filter`. Blank
-/// lines are skipped; a line that is not a record is an error with its line number. Lines are
-/// parsed on every core.
-pub fn records_from_jsonl(text: &str, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
-    let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect();
-    let parsed = par_map(&lines, default_jobs(), &|(i, line)| {
-        serde_json::from_str::<AuditRecord>(line).map_err(|e| ReplayError::BadRecord {
-            line: i + 1,
-            message: e.to_string(),
-        })
-    });
-    let mut out = Vec::new();
-    for r in parsed {
-        let r = r?;
-        if filter.matches(&r) {
-            out.push(r);
-        }
-    }
-    Ok(out)
-}
+/// How many records are parsed and replayed at a time by [`Replayer::replay_store`] and
+/// [`Replayer::replay_jsonl`]: enough to keep every core busy, small enough that the parsed
+/// records of a large log are never all in memory (parsing a record into JSON values takes
+/// several times its size, and most of a replay's allocation).
+const CHUNK: usize = 8192;
 
 /// The number of worker threads replay uses by default: one per core.
 pub fn default_jobs() -> usize {
@@ -190,6 +202,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// Appends the report of the records that follow.
+    pub fn extend(&mut self, next: Report) {
+        self.total += next.total;
+        self.identical += next.identical;
+        self.different += next.different;
+        self.unreproducible += next.unreproducible;
+        self.not_evaluated += next.not_evaluated;
+        self.records.extend(next.records);
+    }
+
     /// Whether every record that evaluated was reproduced exactly.
     pub fn all_identical(&self) -> bool {
         self.different == 0 && self.unreproducible == 0
@@ -247,7 +269,7 @@ pub struct Shown {
 impl Shown {
     /// What a recorded response shows.
     pub fn from_response(response: &Json) -> Shown {
-        let items = response["decisions"].as_array().cloned().unwrap_or_default();
+        let items = response["decisions"].as_array().map(Vec::as_slice).unwrap_or_default();
         Shown {
             ids: items
                 .iter()
@@ -681,6 +703,54 @@ impl Replayer {
         report
     }
 
+    /// Replays the records of `store` that pass `filter`, parsing and re-running a chunk at a
+    /// time on `jobs` threads. `length` is told the number of log entries once they are read,
+    /// and `progress` counts entries done (matching or not), for a progress bar. The report is
+    /// the one [`Replayer::replay`] gives for [`records_from_store`]'s records.
+    pub fn replay_store(
+        &mut self,
+        store: &SharedStore,
+        filter: &Filter,
+        jobs: usize,
+        length: &dyn Fn(u64),
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Report, ReplayError> {
+        let entries = store.scan_prefix(Tree::Audit, b"", usize::MAX)?;
+        length(entries.len() as u64);
+        let mut report = Report::default();
+        for chunk in entries.chunks(CHUNK) {
+            let parsed = par_map(chunk, jobs, &|(_, v)| {
+                decode::<AuditRecord>(v).map_err(ReplayError::from)
+            });
+            let records = matching(parsed, filter)?;
+            progress((chunk.len() - records.len()) as u64);
+            report.extend(self.replay_with(&records, jobs, progress));
+        }
+        Ok(report)
+    }
+
+    /// [`Replayer::replay_store`] over JSON lines (a `tailor audit export`); `progress` counts
+    /// non-blank lines.
+    pub fn replay_jsonl(
+        &mut self,
+        text: &str,
+        filter: &Filter,
+        jobs: usize,
+        length: &dyn Fn(u64),
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Report, ReplayError> {
+        let lines = jsonl_lines(text);
+        length(lines.len() as u64);
+        let mut report = Report::default();
+        for chunk in lines.chunks(CHUNK) {
+            let parsed = par_map(chunk, jobs, &parse_line);
+            let records = matching(parsed, filter)?;
+            progress((chunk.len() - records.len()) as u64);
+            report.extend(self.replay_with(&records, jobs, progress));
+        }
+        Ok(report)
+    }
+
     /// Runs every record on `candidate` too, and counts the decisions whose shown offers,
     /// fallback or experiment variant would change. Only records reproduced exactly on their own
     /// bundle are compared (the others are `skipped`), so a change is the candidate's doing.
@@ -1038,6 +1108,39 @@ mod tests {
         assert_eq!(parallel.unreproducible, 2);
         assert_eq!(parallel.not_evaluated, 1);
         assert_eq!(counted.into_inner(), mixed.len() as u64);
+    }
+
+    #[test]
+    fn chunked_replay_from_the_store_and_from_json_lines_equals_the_replay_of_all_records() {
+        let (store, records) = fixture();
+        let expected = replayer().replay(records);
+        let filter = Filter::default();
+        let from_store = replayer()
+            .replay_store(store, &filter, 2, &|n| assert_eq!(n, 24), &|_| {})
+            .unwrap();
+        assert_eq!(from_store, expected);
+        let text: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        let from_file = replayer().replay_jsonl(&text, &filter, 2, &|_| {}, &|_| {}).unwrap();
+        assert_eq!(from_file, expected);
+        let one = Filter {
+            decision_ids: vec![records[3].decision_id.clone()],
+            ..Filter::default()
+        };
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let report = replayer()
+            .replay_jsonl(&text, &one, 1, &|_| {}, &|n| {
+                done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            })
+            .unwrap();
+        assert_eq!((report.total, report.identical), (1, 1));
+        assert_eq!(
+            done.into_inner(),
+            records.len() as u64,
+            "filtered-out lines count as done"
+        );
     }
 
     #[test]
