@@ -179,6 +179,8 @@ fn logged_decisions_are_explained_by_cli_and_http() {
         "3 impression(s) counted",
         "shown at rank 1, score",
         "re-run: identical",
+        "capped, ",
+        "(1 shown)",
     ] {
         assert!(text.contains(needle), "`{needle}` missing from:\n{text}");
     }

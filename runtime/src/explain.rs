@@ -393,6 +393,16 @@ pub fn to_text(doc: &Json) -> String {
         };
         line(text);
     }
+    let all = doc["candidates"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let count = |outcome: &str| all.iter().filter(|c| c["outcome"] == outcome).count();
+    let shown = all.iter().filter(|c| c["rank"].is_u64()).count();
+    line(format!(
+        "summary: {} candidate(s): {} removed, {} capped, {} kept ({shown} shown)",
+        all.len(),
+        count("removed"),
+        count("capped"),
+        count("kept")
+    ));
     let caps = doc["caps_applied"].as_array().map(Vec::len).unwrap_or(0);
     line(format!("caps applied: {caps} candidate(s) capped"));
     match doc["fallback"].as_object() {
