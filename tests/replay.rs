@@ -102,6 +102,8 @@ fn replay(args: &[&str]) -> (i32, Value) {
     all.extend(["--subjects", "examples/profiles.jsonl", "--format", "json"]);
     let (code, out, err) = tailor(&all);
     let report = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    // stderr is not a terminal here: no progress bar.
+    assert!(!err.contains("replaying"), "{err}");
     (code, report)
 }
 
@@ -491,4 +493,62 @@ fn deploys_are_gated_on_a_what_if_replay_of_recent_decisions() {
     assert!(deployed["what_if"]["changed"].as_u64().is_some_and(|n| n > 0));
     assert_ne!(active(), before);
     assert_ne!(server_support::shown(&server.decide(&again)), served_before);
+}
+
+#[test]
+fn a_configured_what_if_gate_applies_to_every_deploy() {
+    let dir = TempDir::new("what-if-required");
+    let server = Server::start(
+        &dir.0,
+        true,
+        &[
+            ("TAILOR_DEPLOY_REQUIRE_WHAT_IF", "100"),
+            ("TAILOR_DEPLOY_MAX_CHANGED_FRACTION", "0.0"),
+        ],
+    );
+    let mut ids = Vec::new();
+    for i in (1..=5000).step_by(499) {
+        let id = format!("u-{i:05}");
+        server.decide(&decide_body(&id, "Web", "home.recs"));
+        ids.push(id);
+    }
+    let sources = server_support::demo_sources(three_recs);
+    let active = || server.get("/admin/bundles/demo").1["active"].clone();
+    let before = active();
+    // No `what_if` in the request: the configured gate runs anyway. Without the subjects' ids
+    // nothing can be compared, so the threshold cannot be checked and the deploy is refused.
+    let (status, refused) = server.post(
+        "/admin/bundles",
+        &json!({"tenant_id": "demo", "author": "ci", "sources": sources}),
+    );
+    assert_eq!(
+        (status, refused["code"].clone()),
+        (409, json!("what_if_rejected")),
+        "{refused:#}"
+    );
+    assert!(refused["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("could be compared")));
+    assert_eq!(refused["report"]["total"], ids.len());
+    // With the ids, the configured threshold (0.0) refuses a change to the recommendations.
+    let (status, refused) = server.post(
+        "/admin/bundles",
+        &json!({"tenant_id": "demo", "author": "ci", "sources": sources, "what_if": {"recent": 1, "subject_ids": ids}}),
+    );
+    assert_eq!(status, 409, "{refused:#}");
+    assert_eq!(
+        refused["report"]["total"],
+        ids.len(),
+        "`recent` is raised to the configured 100"
+    );
+    assert!(refused["report"]["changed"].as_u64().is_some_and(|n| n > 0));
+    assert_eq!(active(), before);
+    // The active sources again change nothing and pass.
+    let (status, same) = server.post(
+        "/admin/bundles",
+        &json!({"tenant_id": "demo", "author": "ci", "sources": server_support::demo_sources(|_, t| t), "what_if": {"recent": 1, "subject_ids": ids}}),
+    );
+    assert_eq!(status, 200, "{same:#}");
+    assert_eq!(same["what_if"]["changed"], 0);
+    assert_eq!(active(), before);
 }

@@ -366,6 +366,28 @@ mod tests {
     }
 
     #[test]
+    fn the_deploy_gate_is_configured_by_file_and_environment() {
+        assert_eq!(Config::default().deploy, DeployConfig::default());
+        let dir = std::env::temp_dir().join(format!("tailor-config-deploy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tailor.toml");
+        std::fs::write(&path, "[deploy]\nrequire_what_if = 500\nmax_changed_fraction = 0.1\n").unwrap();
+        let c = Config::load(Some(&path), &env(&[])).unwrap();
+        assert_eq!(
+            (c.deploy.require_what_if, c.deploy.max_changed_fraction),
+            (Some(500), Some(0.1))
+        );
+        let c = Config::load(Some(&path), &env(&[("TAILOR_DEPLOY_REQUIRE_WHAT_IF", "0")])).unwrap();
+        assert_eq!(c.deploy.require_what_if, None);
+        let c = Config::load(None, &env(&[("TAILOR_DEPLOY_MAX_CHANGED_FRACTION", "0")])).unwrap();
+        assert_eq!(c.deploy.max_changed_fraction, Some(0.0));
+        assert!(Config::load(None, &env(&[("TAILOR_DEPLOY_MAX_CHANGED_FRACTION", "1.5")])).is_err());
+        assert!(Config::load(None, &env(&[("TAILOR_DEPLOY_REQUIRE_WHAT_IF", "many")])).is_err());
+        assert!(Config::load(None, &env(&[("TAILOR_DEPLOY_REQUIRE_WHAT_IF", "100001")])).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn mistakes_are_reported() {
         assert!(Config::load(None, &env(&[("TAILOR_BACKEND", "fast")])).is_err());
         assert!(Config::load(None, &env(&[("TAILOR_FIXED_NOW", "yesterday")])).is_err());
