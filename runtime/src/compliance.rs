@@ -191,6 +191,8 @@ impl Engine {
         }
         let tenant = req.tenant.clone();
         let mut report: Option<WhatIf> = None;
+        let started = std::time::Instant::now();
+        let timeout = std::time::Duration::from_millis(self.config.http.request_timeout_ms);
         let deployed = self.registry.deploy_checked(req, |bundle| {
             if let Some(w) = &what_if {
                 let mut records = self
@@ -204,6 +206,17 @@ impl Engine {
                 report = Some(r);
                 if let Err(message) = verdict {
                     return Err(DeployError::WhatIfRejected { message, report: json });
+                }
+                // The HTTP layer answers 503 once the request timeout passes and lets this task
+                // finish: a deploy must not then swap in behind the caller's back.
+                if started.elapsed() >= timeout {
+                    return Err(DeployError::WhatIfRejected {
+                        message: format!(
+                            "the what-if replay took longer than the request timeout ({} ms): nothing was deployed; replay fewer records or raise http.request_timeout_ms",
+                            timeout.as_millis()
+                        ),
+                        report: json,
+                    });
                 }
             }
             Ok(!dry_run)
