@@ -102,6 +102,8 @@ fn replay(args: &[&str]) -> (i32, Value) {
     all.extend(["--subjects", "examples/profiles.jsonl", "--format", "json"]);
     let (code, out, err) = tailor(&all);
     let report = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+    // stderr is not a terminal here: no progress bar.
+    assert!(!err.contains("replaying"), "{err}");
     (code, report)
 }
 
@@ -356,4 +358,197 @@ fn usage_errors_exit_2() {
     let (code, _, err) = tailor(&["audit", "export", "--data", "/nonexistent/tailor-data"]);
     assert_eq!(code, 2);
     assert!(err.contains("no data directory"), "{err}");
+}
+
+/// The decisions a candidate changes among `records`, by a direct comparison of both bundles
+/// through the compiler's `Bundle` API (not through replay).
+fn changed_directly(
+    candidate: &Path,
+    records: &[Value],
+    offers: &[Value],
+    subjects: &BTreeMap<String, String>,
+) -> BTreeSet<String> {
+    let (old, new) = (compile_dir(&root().join("policies")), compile_dir(candidate));
+    records
+        .iter()
+        .filter_map(|r| {
+            let id = r["decision_id"].as_str()?;
+            let subject = subjects.get(id)?;
+            (shown_by(&old, offers, r, subject) != shown_by(&new, offers, r, subject)).then(|| id.to_string())
+        })
+        .collect()
+}
+
+/// The recommendations strip shows three tiles instead of four (only `home.policy` is edited;
+/// the bundle's own tests still pass, so the deploy reaches the what-if).
+fn three_recs(name: &str, text: String) -> String {
+    if !name.ends_with("home.policy") {
+        return text;
+    }
+    text.replace("  max 4\n", "  max 3\n")
+}
+
+#[test]
+fn deploys_are_gated_on_a_what_if_replay_of_recent_decisions() {
+    let dir = TempDir::new("what-if-deploy");
+    let server = Server::demo(&dir);
+    let mut subjects = BTreeMap::new();
+    let mut ids = Vec::new();
+    for i in (1..=5000).step_by(211) {
+        let id = format!("u-{i:05}");
+        for (channel, placement) in PLACEMENTS {
+            let r = server.decide(&decide_body(&id, channel, placement));
+            subjects.insert(r["decision_id"].as_str().unwrap_or_default().to_string(), id.clone());
+        }
+        ids.push(id);
+    }
+    let (_, audit) = server.get("/admin/audit?tenant_id=demo&limit=1000");
+    let records = audit["records"].as_array().cloned().unwrap_or_default();
+    assert_eq!(records.len(), subjects.len());
+    let (_, catalog) = server.get("/admin/catalog/demo");
+    let offers = catalog["offers"].as_array().cloned().unwrap_or_default();
+
+    let candidate = dir.0.join("candidate");
+    copy_dir(&root().join("policies"), &candidate);
+    let home = candidate.join("retail/home.policy");
+    let text = std::fs::read_to_string(&home).expect("home.policy");
+    let edited = three_recs("home.policy", text.clone());
+    assert_ne!(edited, text);
+    std::fs::write(&home, edited).expect("write");
+    let expected = changed_directly(&candidate, &records, &offers, &subjects);
+    assert!(!expected.is_empty(), "the candidate changes something");
+    let sources = server_support::demo_sources(three_recs);
+    let body = |what_if: Value, dry_run: bool| json!({"tenant_id": "demo", "author": "ci", "sources": sources, "what_if": what_if, "dry_run": dry_run});
+    let active = || server.get("/admin/bundles/demo").1["active"].clone();
+    let before = active();
+    // One decision the candidate changes, as it was served.
+    let changed_id = expected.iter().next().expect("a change");
+    let changed_record = records
+        .iter()
+        .find(|r| r["decision_id"] == changed_id.as_str())
+        .expect("record");
+    let again = decide_body(
+        &subjects[changed_id],
+        changed_record["inputs"]["context"]["channel"]
+            .as_str()
+            .unwrap_or_default(),
+        changed_record["placement"].as_str().unwrap_or_default(),
+    );
+    let served_before = server_support::shown(&changed_record["response"]);
+
+    // A dry run reports exactly the decisions the direct comparison shows changed.
+    let (status, dry) = server.post(
+        "/admin/bundles",
+        &body(json!({"recent": 1000, "subject_ids": ids}), true),
+    );
+    assert_eq!(status, 200, "{dry:#}");
+    assert_eq!(dry["dry_run"], true);
+    let reported: BTreeSet<String> = dry["what_if"]["changed_decisions"]
+        .as_array()
+        .expect("changed_decisions")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(reported, expected);
+    assert_eq!(dry["what_if"]["compared"], records.len());
+    assert_eq!(active(), before, "a dry run changes nothing");
+
+    // Over the threshold: refused, with the report, and nothing changes.
+    let (status, refused) = server.post(
+        "/admin/bundles",
+        &body(
+            json!({"recent": 1000, "subject_ids": ids, "max_changed_fraction": 0.0}),
+            false,
+        ),
+    );
+    assert_eq!(status, 409, "{refused:#}");
+    assert_eq!(refused["code"], "what_if_rejected");
+    assert!(refused["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("more than the allowed")));
+    assert_eq!(refused["report"]["changed"], reported.len());
+    assert_eq!(active(), before, "a refused deploy changes nothing");
+    let (_, history) = server.get("/admin/bundles/demo");
+    assert_eq!(history["versions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(server_support::shown(&server.decide(&again)), served_before);
+
+    // Bad gate parameters are the client's mistake.
+    let (status, bad) = server.post("/admin/bundles", &body(json!({"recent": 0}), true));
+    assert_eq!(
+        (status, bad["code"].clone()),
+        (422, json!("invalid_request")),
+        "{bad:#}"
+    );
+
+    // Under the threshold: deployed, with the report.
+    let (status, deployed) = server.post(
+        "/admin/bundles",
+        &body(
+            json!({"recent": 1000, "subject_ids": ids, "max_changed_fraction": 1.0}),
+            false,
+        ),
+    );
+    assert_eq!(status, 200, "{deployed:#}");
+    assert_eq!(deployed["changed"], true);
+    assert!(deployed["what_if"]["changed"].as_u64().is_some_and(|n| n > 0));
+    assert_ne!(active(), before);
+    assert_ne!(server_support::shown(&server.decide(&again)), served_before);
+}
+
+#[test]
+fn a_configured_what_if_gate_applies_to_every_deploy() {
+    let dir = TempDir::new("what-if-required");
+    let server = Server::start(
+        &dir.0,
+        true,
+        &[
+            ("TAILOR_DEPLOY_REQUIRE_WHAT_IF", "100"),
+            ("TAILOR_DEPLOY_MAX_CHANGED_FRACTION", "0.0"),
+        ],
+    );
+    let mut ids = Vec::new();
+    for i in (1..=5000).step_by(499) {
+        let id = format!("u-{i:05}");
+        server.decide(&decide_body(&id, "Web", "home.recs"));
+        ids.push(id);
+    }
+    let sources = server_support::demo_sources(three_recs);
+    let active = || server.get("/admin/bundles/demo").1["active"].clone();
+    let before = active();
+    // No `what_if` in the request: the configured gate runs anyway. Without the subjects' ids
+    // nothing can be compared, so the threshold cannot be checked and the deploy is refused.
+    let (status, refused) = server.post(
+        "/admin/bundles",
+        &json!({"tenant_id": "demo", "author": "ci", "sources": sources}),
+    );
+    assert_eq!(
+        (status, refused["code"].clone()),
+        (409, json!("what_if_rejected")),
+        "{refused:#}"
+    );
+    assert!(refused["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("could be compared")));
+    assert_eq!(refused["report"]["total"], ids.len());
+    // With the ids, the configured threshold (0.0) refuses a change to the recommendations.
+    let (status, refused) = server.post(
+        "/admin/bundles",
+        &json!({"tenant_id": "demo", "author": "ci", "sources": sources, "what_if": {"recent": 1, "subject_ids": ids}}),
+    );
+    assert_eq!(status, 409, "{refused:#}");
+    assert_eq!(
+        refused["report"]["total"],
+        ids.len(),
+        "`recent` is raised to the configured 100"
+    );
+    assert!(refused["report"]["changed"].as_u64().is_some_and(|n| n > 0));
+    assert_eq!(active(), before);
+    // The active sources again change nothing and pass.
+    let (status, same) = server.post(
+        "/admin/bundles",
+        &json!({"tenant_id": "demo", "author": "ci", "sources": server_support::demo_sources(|_, t| t), "what_if": {"recent": 1, "subject_ids": ids}}),
+    );
+    assert_eq!(status, 200, "{same:#}");
+    assert_eq!(same["what_if"]["changed"], 0);
+    assert_eq!(active(), before);
 }

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tailor_compiler::Backend;
 
+/// The most recent decisions a deploy's what-if replays.
+pub const MAX_WHAT_IF_RECENT: usize = 100_000;
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -28,6 +31,20 @@ pub struct Config {
     pub admin: AdminConfig,
     pub faults: FaultsConfig,
     pub log: LogConfig,
+    pub deploy: DeployConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeployConfig {
+    /// When set, every `POST /admin/bundles` is gated on a what-if replay of at least this many
+    /// of the tenant's most recent decisions, even when the request asks for none
+    /// (`TAILOR_DEPLOY_REQUIRE_WHAT_IF`).
+    pub require_what_if: Option<usize>,
+    /// The largest fraction (0.0 to 1.0) of the compared decisions a deploy may change when the
+    /// request gives no `max_changed_fraction`; unset, a what-if only reports
+    /// (`TAILOR_DEPLOY_MAX_CHANGED_FRACTION`).
+    pub max_changed_fraction: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +129,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             faults: FaultsConfig::default(),
             log: LogConfig::default(),
+            deploy: DeployConfig::default(),
         }
     }
 }
@@ -262,6 +280,18 @@ impl Config {
         if let Some(v) = env("TAILOR_LOG") {
             self.log.level = v;
         }
+        if let Some(v) = env("TAILOR_DEPLOY_REQUIRE_WHAT_IF") {
+            self.deploy.require_what_if = match v.as_str() {
+                "" | "0" => None,
+                n => Some(parse_env("TAILOR_DEPLOY_REQUIRE_WHAT_IF", n)?),
+            };
+        }
+        if let Some(v) = env("TAILOR_DEPLOY_MAX_CHANGED_FRACTION") {
+            self.deploy.max_changed_fraction = match v.as_str() {
+                "" => None,
+                f => Some(parse_env("TAILOR_DEPLOY_MAX_CHANGED_FRACTION", f)?),
+            };
+        }
         Ok(())
     }
 
@@ -282,6 +312,18 @@ impl Config {
         }
         if self.audit.batch_max == 0 {
             return Err(ConfigError::Invalid("audit.batch_max must be above 0".into()));
+        }
+        if let Some(f) = self.deploy.max_changed_fraction {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(ConfigError::Invalid(format!(
+                    "deploy.max_changed_fraction {f}: expected 0.0 to 1.0"
+                )));
+            }
+        }
+        if self.deploy.require_what_if.is_some_and(|n| n > MAX_WHAT_IF_RECENT) {
+            return Err(ConfigError::Invalid(format!(
+                "deploy.require_what_if: at most {MAX_WHAT_IF_RECENT}"
+            )));
         }
         Ok(())
     }
@@ -320,6 +362,28 @@ mod tests {
         assert_eq!(c.audit.durability, Durability::Sync);
         assert_eq!(c.decide.deadline_ms, 30);
         assert_eq!(c.backend, Backend::Interpreter);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_deploy_gate_is_configured_by_file_and_environment() {
+        assert_eq!(Config::default().deploy, DeployConfig::default());
+        let dir = std::env::temp_dir().join(format!("tailor-config-deploy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tailor.toml");
+        std::fs::write(&path, "[deploy]\nrequire_what_if = 500\nmax_changed_fraction = 0.1\n").unwrap();
+        let c = Config::load(Some(&path), &env(&[])).unwrap();
+        assert_eq!(
+            (c.deploy.require_what_if, c.deploy.max_changed_fraction),
+            (Some(500), Some(0.1))
+        );
+        let c = Config::load(Some(&path), &env(&[("TAILOR_DEPLOY_REQUIRE_WHAT_IF", "0")])).unwrap();
+        assert_eq!(c.deploy.require_what_if, None);
+        let c = Config::load(None, &env(&[("TAILOR_DEPLOY_MAX_CHANGED_FRACTION", "0")])).unwrap();
+        assert_eq!(c.deploy.max_changed_fraction, Some(0.0));
+        assert!(Config::load(None, &env(&[("TAILOR_DEPLOY_MAX_CHANGED_FRACTION", "1.5")])).is_err());
+        assert!(Config::load(None, &env(&[("TAILOR_DEPLOY_REQUIRE_WHAT_IF", "many")])).is_err());
+        assert!(Config::load(None, &env(&[("TAILOR_DEPLOY_REQUIRE_WHAT_IF", "100001")])).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

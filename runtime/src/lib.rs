@@ -20,10 +20,12 @@
 pub mod audit;
 pub mod caps;
 pub mod catalog;
+pub mod compliance;
 pub mod config;
 pub mod consent;
 pub mod demo;
 pub mod engine;
+pub mod explain;
 pub mod http;
 pub mod identity;
 pub mod metrics;

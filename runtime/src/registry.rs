@@ -123,6 +123,8 @@ pub enum DeployError {
     Backend(String),
     #[error("tenant `{tenant}` has no version {version}")]
     UnknownVersion { tenant: String, version: u64 },
+    #[error("{message}")]
+    WhatIfRejected { message: String, report: Json },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -316,6 +318,21 @@ impl Registry {
     /// Validates, compiles, tests and swaps in a new version. Blocking (compiling and testing
     /// take a while): call it off the async workers.
     pub fn deploy(&self, req: DeployRequest) -> Result<Deployed, DeployError> {
+        match self.deploy_checked(req, |_| Ok(true))? {
+            Some(deployed) => Ok(deployed),
+            None => Err(DeployError::Backend("the deploy was stopped".into())),
+        }
+    }
+
+    /// [`Registry::deploy`] with a gate: `check` sees the compiled bundle once it passed its
+    /// tests and before anything is stored. It refuses the deploy with an error, stops it with
+    /// `Ok(false)` (a dry run: `Ok(None)` is returned) or lets it go on with `Ok(true)`. In the
+    /// first two cases nothing changes.
+    pub fn deploy_checked(
+        &self,
+        req: DeployRequest,
+        check: impl FnOnce(&Bundle) -> Result<bool, DeployError>,
+    ) -> Result<Option<Deployed>, DeployError> {
         if !valid_tenant(&req.tenant) {
             return Err(DeployError::BadTenant(req.tenant));
         }
@@ -327,6 +344,10 @@ impl Registry {
                 report: report.to_json(),
             });
         }
+        // Before the deploy lock: a what-if replay takes a while and must not hold up rollbacks.
+        if !check(&bundle)? {
+            return Ok(None);
+        }
         let _guard = self
             .deploys
             .lock()
@@ -334,11 +355,11 @@ impl Registry {
         let current = self.tenant(&req.tenant).map(|t| t.live.load_full());
         if let (Some(cur), None) = (&current, &req.catalog) {
             if cur.meta.hash == bundle.version() {
-                return Ok(Deployed {
+                return Ok(Some(Deployed {
                     meta: cur.meta.clone(),
                     changed: false,
                     warnings: bundle.warnings().len(),
-                });
+                }));
             }
         }
         let doc = match &req.catalog {
@@ -378,11 +399,11 @@ impl Registry {
             Live::new(meta.clone(), Arc::new(bundle), Arc::new(catalog)),
         );
         tracing::info!(tenant = %req.tenant, version = meta.version, hash = %meta.hash, "deployed");
-        Ok(Deployed {
+        Ok(Some(Deployed {
             meta,
             changed: true,
             warnings,
-        })
+        }))
     }
 
     /// Makes an earlier (or later) stored version the active one again.

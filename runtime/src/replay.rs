@@ -54,6 +54,8 @@ pub struct Filter {
     pub since_ms: Option<i64>,
     /// Exclusive upper bound on the record's `at_ms`.
     pub until_ms: Option<i64>,
+    /// Only this subject (its keyed hash, as logged).
+    pub subject: Option<String>,
 }
 
 impl Filter {
@@ -63,15 +65,48 @@ impl Filter {
             && (self.decision_ids.is_empty() || self.decision_ids.contains(&record.decision_id))
             && self.since_ms.is_none_or(|s| record.at_ms >= s)
             && self.until_ms.is_none_or(|u| record.at_ms < u)
+            && self.subject.as_ref().is_none_or(|h| *h == record.subject_hash)
     }
 }
 
 /// The audit records of a store that pass `filter`, in log order (decision ids are time-ordered).
-/// Reads the whole log into memory, like the erasure scan: fine for logs of modest size.
+/// Reads the whole log into memory, like the erasure scan: fine for logs of modest size. Records
+/// are parsed on every core (parsing the JSON is most of the cost of reading a large log).
 pub fn records_from_store(store: &SharedStore, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
+    let entries = store.scan_prefix(Tree::Audit, b"", usize::MAX)?;
+    matching(
+        par_map(&entries, default_jobs(), &|(_, v)| {
+            decode::<AuditRecord>(v).map_err(ReplayError::from)
+        }),
+        filter,
+    )
+}
+
+/// Audit records from JSON lines (the `tailor audit export` format) that pass `filter`. Blank
+/// lines are skipped; a line that is not a record is an error with its line number. Lines are
+/// parsed on every core.
+pub fn records_from_jsonl(text: &str, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
+    let lines = jsonl_lines(text);
+    matching(par_map(&lines, default_jobs(), &parse_line), filter)
+}
+
+/// The non-blank lines of a JSON-lines text, with their 0-based line numbers.
+fn jsonl_lines(text: &str) -> Vec<(usize, &str)> {
+    text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect()
+}
+
+fn parse_line((i, line): &(usize, &str)) -> Result<AuditRecord, ReplayError> {
+    serde_json::from_str::<AuditRecord>(line).map_err(|e| ReplayError::BadRecord {
+        line: i + 1,
+        message: e.to_string(),
+    })
+}
+
+/// The parsed records that pass `filter`, or the first parse error.
+fn matching(parsed: Vec<Result<AuditRecord, ReplayError>>, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
     let mut out = Vec::new();
-    for (_, v) in store.scan_prefix(Tree::Audit, b"", usize::MAX)? {
-        let r: AuditRecord = decode(&v)?;
+    for r in parsed {
+        let r = r?;
         if filter.matches(&r) {
             out.push(r);
         }
@@ -79,23 +114,40 @@ pub fn records_from_store(store: &SharedStore, filter: &Filter) -> Result<Vec<Au
     Ok(out)
 }
 
-/// Audit records from JSON lines (the `tailor audit export` format) that pass `filter`. Blank
-/// lines are skipped; a line that is not a record is an error with its line number.
-pub fn records_from_jsonl(text: &str, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let r: AuditRecord = serde_json::from_str(line).map_err(|e| ReplayError::BadRecord {
-            line: i + 1,
-            message: e.to_string(),
-        })?;
-        if filter.matches(&r) {
-            out.push(r);
-        }
+/// How many records are parsed and replayed at a time by [`Replayer::replay_store`] and
+/// [`Replayer::replay_jsonl`]: enough to keep every core busy, small enough that the parsed
+/// records of a large log are never all in memory (parsing a record into JSON values takes
+/// several times its size, and most of a replay's allocation).
+const CHUNK: usize = 8192;
+
+/// The number of worker threads replay uses by default: one per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// `f` over `items` on `jobs` threads, each taking one contiguous slice, the results in the
+/// order of `items` (so reports are the same whatever the number of threads).
+fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    if jobs == 1 {
+        return items.iter().map(f).collect();
     }
-    Ok(out)
+    let chunk = items.len().div_ceil(jobs);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                // A panicking worker is a bug; re-raise it rather than lose records silently.
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        out
+    })
 }
 
 /// The outcome of replaying one record.
@@ -150,6 +202,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// Appends the report of the records that follow.
+    pub fn extend(&mut self, next: Report) {
+        self.total += next.total;
+        self.identical += next.identical;
+        self.different += next.different;
+        self.unreproducible += next.unreproducible;
+        self.not_evaluated += next.not_evaluated;
+        self.records.extend(next.records);
+    }
+
     /// Whether every record that evaluated was reproduced exactly.
     pub fn all_identical(&self) -> bool {
         self.different == 0 && self.unreproducible == 0
@@ -207,7 +269,7 @@ pub struct Shown {
 impl Shown {
     /// What a recorded response shows.
     pub fn from_response(response: &Json) -> Shown {
-        let items = response["decisions"].as_array().cloned().unwrap_or_default();
+        let items = response["decisions"].as_array().map(Vec::as_slice).unwrap_or_default();
         Shown {
             ids: items
                 .iter()
@@ -265,6 +327,17 @@ impl Shown {
 struct Rerun {
     shown: Shown,
     outcome: Option<DecisionOutcome>,
+}
+
+/// A record run again, for [`crate::explain`].
+pub struct Reproduced {
+    pub bundle: Arc<Bundle>,
+    pub catalog: Arc<LoadedCatalog>,
+    pub env: Env,
+    /// The re-run's outcome (absent when it fell back before evaluating).
+    pub outcome: Option<DecisionOutcome>,
+    /// [`Status::Identical`] or [`Status::Different`].
+    pub status: Status,
 }
 
 /// Runs audit records again. Holds what it has compiled and prepared, so a log of many records
@@ -349,6 +422,12 @@ impl Replayer {
         };
         self.hasher = key.map(|k| Hasher::new(&k));
         Ok(self)
+    }
+
+    /// Hashes subjects with this hasher (the running server's) instead of a key.
+    pub fn with_hasher(mut self, hasher: Hasher) -> Replayer {
+        self.hasher = Some(hasher);
+        self
     }
 
     /// Subject ids to recognise by their hashes.
@@ -451,38 +530,10 @@ impl Replayer {
 
     /// Runs a record's inputs on `bundle` with `catalog`.
     fn run(&mut self, record: &AuditRecord, bundle: &Bundle, catalog: &LoadedCatalog) -> Result<Rerun, String> {
-        let program = bundle.program();
-        let decision = program
-            .decision_for_placement(&record.placement)
-            .ok_or_else(|| format!("the bundle has no decision for placement `{}`", record.placement))?;
-        let def = program
-            .decisions
-            .get(decision as usize)
-            .ok_or_else(|| "decision index out of range".to_string())?;
         let subject = self
             .subject(&record.tenant_id, &record.subject_hash)?
-            .ok_or_else(|| "subject id unknown (give its id with --subjects)".to_string())?;
-        let env = env_from_inputs(bundle, &record.inputs, &subject)?;
-        let max = record.inputs["constraints"]["max_variants"]
-            .as_u64()
-            .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
-        match bundle.decide(self.backend, &env, decision, &catalog.prepared, max) {
-            Ok(o) => Ok(Rerun {
-                shown: Shown::from_outcome(&o),
-                outcome: Some(o),
-            }),
-            Err(EvalError::NoProfile) => Ok(Rerun {
-                shown: Shown::degraded(def.fallback.as_ref(), "unknown_subject"),
-                outcome: None,
-            }),
-            Err(e) => {
-                tracing::debug!(error = %e, "replayed evaluation failed");
-                Ok(Rerun {
-                    shown: Shown::degraded(def.fallback.as_ref(), "evaluation_error"),
-                    outcome: None,
-                })
-            }
-        }
+            .ok_or_else(|| SUBJECT_UNKNOWN.to_string())?;
+        run_on(self.backend, record, bundle, catalog, &subject)
     }
 
     /// Why a record evaluated no policy, if it did not.
@@ -530,21 +581,174 @@ impl Replayer {
         Ok((status, Some(rerun.shown)))
     }
 
+    /// Runs a record again for an explanation: the bundle and catalog it names, the policies'
+    /// environment rebuilt from its inputs, the re-run's outcome and how it compares with the
+    /// record. `Err` says why it cannot be re-run (the same reasons as an unreproducible
+    /// replay, or that it evaluated no policy).
+    pub fn reproduce(&mut self, record: &AuditRecord) -> Result<Reproduced, String> {
+        if let Some(reason) = Replayer::not_evaluated(record) {
+            return Err(reason);
+        }
+        let bundle = self.bundle(record)?;
+        let catalog = self.catalog(record, &bundle)?;
+        if catalog.hash != record.catalog_hash {
+            return Err(format!(
+                "the available catalog hashes to {}, the record names {} (the catalog changed since)",
+                catalog.hash, record.catalog_hash
+            ));
+        }
+        let subject = self
+            .subject(&record.tenant_id, &record.subject_hash)?
+            .ok_or_else(|| SUBJECT_UNKNOWN.to_string())?;
+        let env = env_from_inputs(&bundle, &record.inputs, &subject)?;
+        let rerun = self.run(record, &bundle, &catalog)?;
+        let status = match compare(record, &rerun, &catalog) {
+            None => Status::Identical,
+            Some(difference) => Status::Different { difference },
+        };
+        Ok(Reproduced {
+            bundle,
+            catalog,
+            env,
+            outcome: rerun.outcome,
+            status,
+        })
+    }
+
+    /// The catalog a record names, when it is available and hashes as recorded (prepared for the
+    /// record's own bundle when that is available): what an explanation from the log uses to
+    /// turn catalog positions back into offer ids.
+    pub fn recorded_catalog(&mut self, record: &AuditRecord) -> Option<Arc<LoadedCatalog>> {
+        let bundle = self.bundle(record).ok()?;
+        let catalog = self.catalog(record, &bundle).ok()?;
+        (catalog.hash == record.catalog_hash).then_some(catalog)
+    }
+
     /// Replays every record.
     pub fn replay(&mut self, records: &[AuditRecord]) -> Report {
+        self.replay_with(records, 1, &|_| {})
+    }
+
+    /// Replays every record on `jobs` threads, calling `progress` with the number of records
+    /// finished since its last call (from any thread). The report is the same whatever `jobs`:
+    /// records are split into contiguous slices and the results joined in log order.
+    ///
+    /// What needs the replayer's caches (the bundle, the catalog and the subject id of each
+    /// record) is looked up first, on this thread; only the evaluation and the comparison run in
+    /// parallel.
+    pub fn replay_with(&mut self, records: &[AuditRecord], jobs: usize, progress: &(dyn Fn(u64) + Sync)) -> Report {
+        // The status of a record settled before running it is boxed: most records run.
+        type Ready = Result<(Arc<Bundle>, Arc<LoadedCatalog>, String), Box<Status>>;
+        let ready: Vec<Ready> = records
+            .iter()
+            .map(|record| {
+                if let Some(reason) = Replayer::not_evaluated(record) {
+                    return Err(Box::new(Status::NotEvaluated { reason }));
+                }
+                let unreproducible = |reason| Box::new(Status::Unreproducible { reason });
+                let bundle = self.bundle(record).map_err(unreproducible)?;
+                let catalog = self.catalog(record, &bundle).map_err(unreproducible)?;
+                if catalog.hash != record.catalog_hash {
+                    return Err(unreproducible(format!(
+                        "the available catalog hashes to {}, the record names {} (the catalog changed since)",
+                        catalog.hash, record.catalog_hash
+                    )));
+                }
+                let subject = self
+                    .subject(&record.tenant_id, &record.subject_hash)
+                    .map_err(unreproducible)?
+                    .ok_or_else(|| unreproducible(SUBJECT_UNKNOWN.to_string()))?;
+                Ok((bundle, catalog, subject))
+            })
+            .collect();
+        let backend = self.backend;
+        let work: Vec<(&AuditRecord, Ready)> = records.iter().zip(ready).collect();
+        // Progress is reported in steps, not per record, to keep the shared bar off the hot path.
+        const STEP: usize = 512;
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let statuses = par_map(&work, jobs, &|(record, ready)| {
+            let status = match ready {
+                Err(status) => Status::clone(status),
+                Ok((bundle, catalog, subject)) => match run_on(backend, record, bundle, catalog, subject) {
+                    Err(reason) => Status::Unreproducible { reason },
+                    Ok(rerun) => match compare(record, &rerun, catalog) {
+                        None => Status::Identical,
+                        Some(difference) => Status::Different { difference },
+                    },
+                },
+            };
+            if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STEP == STEP - 1 {
+                progress(STEP as u64);
+            }
+            status
+        });
+        progress((records.len() % STEP) as u64);
         let mut report = Report::default();
-        for r in records {
-            let one = self.replay_record(r);
-            match one.status {
+        for (record, status) in records.iter().zip(statuses) {
+            match status {
                 Status::Identical => report.identical += 1,
                 Status::Different { .. } => report.different += 1,
                 Status::Unreproducible { .. } => report.unreproducible += 1,
                 Status::NotEvaluated { .. } => report.not_evaluated += 1,
             }
-            report.records.push(one);
+            report.records.push(RecordReport {
+                decision_id: record.decision_id.clone(),
+                tenant_id: record.tenant_id.clone(),
+                placement: record.placement.clone(),
+                bundle_version: record.bundle.version,
+                status,
+            });
         }
         report.total = records.len();
         report
+    }
+
+    /// Replays the records of `store` that pass `filter`, parsing and re-running a chunk at a
+    /// time on `jobs` threads. `length` is told the number of log entries once they are read,
+    /// and `progress` counts entries done (matching or not), for a progress bar. The report is
+    /// the one [`Replayer::replay`] gives for [`records_from_store`]'s records.
+    pub fn replay_store(
+        &mut self,
+        store: &SharedStore,
+        filter: &Filter,
+        jobs: usize,
+        length: &dyn Fn(u64),
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Report, ReplayError> {
+        let entries = store.scan_prefix(Tree::Audit, b"", usize::MAX)?;
+        length(entries.len() as u64);
+        let mut report = Report::default();
+        for chunk in entries.chunks(CHUNK) {
+            let parsed = par_map(chunk, jobs, &|(_, v)| {
+                decode::<AuditRecord>(v).map_err(ReplayError::from)
+            });
+            let records = matching(parsed, filter)?;
+            progress((chunk.len() - records.len()) as u64);
+            report.extend(self.replay_with(&records, jobs, progress));
+        }
+        Ok(report)
+    }
+
+    /// [`Replayer::replay_store`] over JSON lines (a `tailor audit export`); `progress` counts
+    /// non-blank lines.
+    pub fn replay_jsonl(
+        &mut self,
+        text: &str,
+        filter: &Filter,
+        jobs: usize,
+        length: &dyn Fn(u64),
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Report, ReplayError> {
+        let lines = jsonl_lines(text);
+        length(lines.len() as u64);
+        let mut report = Report::default();
+        for chunk in lines.chunks(CHUNK) {
+            let parsed = par_map(chunk, jobs, &parse_line);
+            let records = matching(parsed, filter)?;
+            progress((chunk.len() - records.len()) as u64);
+            report.extend(self.replay_with(&records, jobs, progress));
+        }
+        Ok(report)
     }
 
     /// Runs every record on `candidate` too, and counts the decisions whose shown offers,
@@ -600,6 +804,50 @@ impl Replayer {
             return Err("the catalog changed since".into());
         }
         Ok(prepared)
+    }
+}
+
+/// Why a record whose subject hash matches no known id cannot be re-run.
+const SUBJECT_UNKNOWN: &str =
+    "subject id unknown (give its id: `--subjects` or `--subject-id`, or `subject_ids` over HTTP)";
+
+/// Runs a record's inputs for `subject` on `bundle` with `catalog`. Needs nothing mutable, so
+/// records run on many threads at once.
+fn run_on(
+    backend: Backend,
+    record: &AuditRecord,
+    bundle: &Bundle,
+    catalog: &LoadedCatalog,
+    subject: &str,
+) -> Result<Rerun, String> {
+    let program = bundle.program();
+    let decision = program
+        .decision_for_placement(&record.placement)
+        .ok_or_else(|| format!("the bundle has no decision for placement `{}`", record.placement))?;
+    let def = program
+        .decisions
+        .get(decision as usize)
+        .ok_or_else(|| "decision index out of range".to_string())?;
+    let env = env_from_inputs(bundle, &record.inputs, subject)?;
+    let max = record.inputs["constraints"]["max_variants"]
+        .as_u64()
+        .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
+    match bundle.decide(backend, &env, decision, &catalog.prepared, max) {
+        Ok(o) => Ok(Rerun {
+            shown: Shown::from_outcome(&o),
+            outcome: Some(o),
+        }),
+        Err(EvalError::NoProfile) => Ok(Rerun {
+            shown: Shown::degraded(def.fallback.as_ref(), "unknown_subject"),
+            outcome: None,
+        }),
+        Err(e) => {
+            tracing::debug!(error = %e, "replayed evaluation failed");
+            Ok(Rerun {
+                shown: Shown::degraded(def.fallback.as_ref(), "evaluation_error"),
+                outcome: None,
+            })
+        }
     }
 }
 
@@ -674,7 +922,7 @@ pub fn parse_ranges(text: &str) -> Option<Vec<usize>> {
 
 /// Per catalog position, the outcome a compact trace gives it: a kept or capped entry in full,
 /// or `{"outcome": "removed", "rule": …}`.
-fn expand(compact: &Json, catalog: &LoadedCatalog) -> BTreeMap<usize, Json> {
+pub fn expand(compact: &Json, catalog: &LoadedCatalog) -> BTreeMap<usize, Json> {
     let mut out = BTreeMap::new();
     if let Some(removed) = compact["removed"].as_object() {
         for (rule, ranges) in removed {
@@ -841,6 +1089,70 @@ mod tests {
         let report = replayer().replay(records);
         assert_eq!(report.identical, records.len(), "{report:#?}");
         assert!(report.all_identical());
+    }
+
+    #[test]
+    fn parallel_replay_reports_the_same_in_log_order() {
+        let (_, records) = fixture();
+        let mut mixed = records.clone();
+        // Some records that cannot be reproduced, among identical ones.
+        mixed[1].bundle.version = 99;
+        mixed[5].subject_hash = "0".repeat(32);
+        mixed[7].inputs["degraded"] = Json::String("deadline_exceeded".into());
+        let sequential = replayer().replay(&mixed);
+        let counted = std::sync::atomic::AtomicU64::new(0);
+        let parallel = replayer().replay_with(&mixed, 3, &|n| {
+            counted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        });
+        assert_eq!(parallel, sequential);
+        assert_eq!(parallel.unreproducible, 2);
+        assert_eq!(parallel.not_evaluated, 1);
+        assert_eq!(counted.into_inner(), mixed.len() as u64);
+    }
+
+    #[test]
+    fn chunked_replay_from_the_store_and_from_json_lines_equals_the_replay_of_all_records() {
+        let (store, records) = fixture();
+        let expected = replayer().replay(records);
+        let filter = Filter::default();
+        let from_store = replayer()
+            .replay_store(store, &filter, 2, &|n| assert_eq!(n, 24), &|_| {})
+            .unwrap();
+        assert_eq!(from_store, expected);
+        let text: String = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        let from_file = replayer().replay_jsonl(&text, &filter, 2, &|_| {}, &|_| {}).unwrap();
+        assert_eq!(from_file, expected);
+        let one = Filter {
+            decision_ids: vec![records[3].decision_id.clone()],
+            ..Filter::default()
+        };
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let report = replayer()
+            .replay_jsonl(&text, &one, 1, &|_| {}, &|n| {
+                done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            })
+            .unwrap();
+        assert_eq!((report.total, report.identical), (1, 1));
+        assert_eq!(
+            done.into_inner(),
+            records.len() as u64,
+            "filtered-out lines count as done"
+        );
+    }
+
+    #[test]
+    fn filters_select_one_subject() {
+        let (_, records) = fixture();
+        let filter = Filter {
+            subject: Some(records[0].subject_hash.clone()),
+            ..Filter::default()
+        };
+        let picked: Vec<_> = records.iter().filter(|r| filter.matches(r)).collect();
+        assert_eq!(picked.len(), PLACEMENTS.len());
+        assert!(picked.iter().all(|r| r.subject_hash == records[0].subject_hash));
     }
 
     #[test]

@@ -76,6 +76,7 @@ impl RangeArgs {
             decision_ids: Vec::new(),
             since_ms: time("since", &self.since)?,
             until_ms: time("until", &self.until)?,
+            subject: None,
         })
     }
 }

@@ -30,6 +30,8 @@ Examples:
   tailor test policies/ --filter welcome      run the policy tests whose name contains `welcome`
   tailor fmt --check policies/                fail if any file is not formatted
   tailor explain policies/ --test \"a new customer sees the welcome offer\"
+  tailor explain 01a20f0e4350000000000006 --data tailor-data --subject-id u-00042
+                                              the full story of one logged decision
   tailor explain-code E0102                   what `unknown-field` means and how to fix it
   tailor stdlib                               the built-in functions with their signatures
   tailor lsp                                  the language server, for editors (stdio)
@@ -61,7 +63,7 @@ enum Command {
     Test(test::TestArgs),
     /// Format policies in place, or check that they are formatted.
     Fmt(fmt::FmtArgs),
-    /// Show how a policy test's decision was made, rule by rule.
+    /// Show how a policy test's decision, or one logged decision, was made, rule by rule.
     Explain(explain::ExplainArgs),
     /// Explain a diagnostic code, or print every explanation.
     ExplainCode(explain_code::ExplainCodeArgs),

@@ -60,6 +60,9 @@ pub struct ReplayArgs {
     /// Only these decisions. Repeatable.
     #[arg(long = "decision-id", value_name = "ID")]
     pub decision_ids: Vec<String>,
+    /// Only this subject's decisions (its keyed hash, as in the log's `subject_hash`).
+    #[arg(long, value_name = "HASH")]
+    pub subject: Option<String>,
     #[command(flatten)]
     pub range: RangeArgs,
     /// Instead of a replay report: run the records on this policy directory too and report
@@ -73,9 +76,13 @@ pub struct ReplayArgs {
     /// large logs; it agrees with the interpreter exactly).
     #[arg(long, default_value = "interpreter", value_name = "BACKEND")]
     pub backend: tailor_compiler::Backend,
+    /// Worker threads that re-run records [default: one per core]. The report is the same for
+    /// any number.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
-fn subject_ids(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+pub fn subject_ids(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::new();
     for path in paths {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
@@ -106,19 +113,15 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
     }
     let mut filter = args.range.filter()?;
     filter.decision_ids = args.decision_ids.clone();
+    filter.subject = args.subject.clone();
+    let started = std::time::Instant::now();
     let store = args.data.as_deref().map(open_store).transpose()?;
-    let records = match &args.file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
-            replay::records_from_jsonl(&text, &filter).with_context(|| format!("reading `{}`", path.display()))?
-        }
-        None => match &store {
-            Some(s) => replay::records_from_store(s, &filter)?,
-            None => Vec::new(),
-        },
+    let text = match &args.file {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?),
+        None => None,
     };
     let hash_key = args.hash_key.clone().or_else(|| std::env::var("TAILOR_HASH_KEY").ok());
-    let mut replayer = Replayer::new(store)
+    let mut replayer = Replayer::new(store.clone())
         .with_hash_key(hash_key.as_deref())?
         .with_subject_ids(subject_ids(&args.subjects)?)
         .with_backend(args.backend);
@@ -130,6 +133,11 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
     }
     match &args.candidate {
         Some(dir) => {
+            let records = match (&text, &store) {
+                (Some(text), _) => replay::records_from_jsonl(text, &filter).with_context(|| file_name(args))?,
+                (None, Some(s)) => replay::records_from_store(s, &filter)?,
+                (None, None) => Vec::new(),
+            };
             let sources = tailor_runtime::demo::policy_sources(dir)?;
             let candidate = replay::compile_sources(&sources)
                 .map_err(|e| anyhow::anyhow!("the candidate `{}` does not compile: {e}", dir.display()))?;
@@ -141,11 +149,33 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
         None => {
-            let report = replayer.replay(&records);
+            let jobs = args.jobs.unwrap_or_else(replay::default_jobs).max(1);
+            let bar = progress_bar();
+            let length = |n| bar.set_length(n);
+            let progress = |n| bar.inc(n);
+            // Records are parsed and re-run a chunk at a time (replay::CHUNK), so the parsed
+            // log is never in memory all at once.
+            let report = match (&text, &store) {
+                (Some(text), _) => replayer
+                    .replay_jsonl(text, &filter, jobs, &length, &progress)
+                    .with_context(|| file_name(args))?,
+                (None, Some(s)) => replayer.replay_store(s, &filter, jobs, &length, &progress)?,
+                (None, None) => replay::Report::default(),
+            };
+            bar.finish_and_clear();
+            // Where the time goes, for `RUST_LOG=debug` (docs/benchmarks.md).
+            tracing::debug!(
+                records = report.total,
+                jobs,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "replayed"
+            );
+            let out = std::time::Instant::now();
             match args.format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
                 Format::Text => print!("{}", report_text(&report)),
             }
+            tracing::debug!(report_ms = out.elapsed().as_millis() as u64, "report written");
             Ok(if report.all_identical() {
                 Exit::Success
             } else {
@@ -153,6 +183,16 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
             })
         }
     }
+}
+
+fn file_name(args: &ReplayArgs) -> String {
+    format!(
+        "reading `{}`",
+        args.file
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    )
 }
 
 fn report_text(report: &Report) -> String {
@@ -212,4 +252,20 @@ fn what_if_text(w: &WhatIf) -> String {
         }
     }
     out
+}
+
+/// A progress bar on stderr when stderr is a terminal; hidden otherwise (pipes, CI logs, files),
+/// so neither the JSON on stdout nor a captured stderr ever carries it.
+fn progress_bar() -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("replaying {bar:40} {pos}/{len} records ({per_sec}, eta {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar
 }

@@ -4,6 +4,7 @@
 use super::errors::{parse_json, ApiError, JsonBody, RawBody};
 use super::{query_param, AppState};
 use crate::catalog::{parse_catalog, CatalogDoc, CatalogFormat, CatalogParseError};
+use crate::compliance::{ReplayIn, WhatIfIn};
 use crate::engine::{EngineError, FaultsIn};
 use crate::registry::DeployRequest;
 use axum::extract::{Path, RawQuery, State};
@@ -57,6 +58,11 @@ pub struct DeployIn {
     pub message: String,
     pub sources: Vec<BundleSource>,
     pub catalog: Option<CatalogDoc>,
+    /// Replay the tenant's recent decisions on the candidate first (see `docs/replay.md`).
+    pub what_if: Option<WhatIfIn>,
+    /// Validate, compile, test (and run the what-if), but store and swap nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 pub async fn deploy(State(engine): State<AppState>, JsonBody(d): JsonBody<DeployIn>) -> Result<Json<Value>, ApiError> {
@@ -64,31 +70,27 @@ pub async fn deploy(State(engine): State<AppState>, JsonBody(d): JsonBody<Deploy
         return Err(ApiError::invalid("`author` must not be empty"));
     }
     let e = engine.clone();
+    let dry_run = d.dry_run;
     let result = blocking(move || {
-        e.registry
-            .deploy(DeployRequest {
+        e.deploy_gated(
+            DeployRequest {
                 tenant: d.tenant_id,
                 sources: d.sources,
                 author: d.author,
                 message: d.message,
                 catalog: d.catalog,
-            })
-            .map_err(EngineError::from)
+            },
+            d.what_if,
+            d.dry_run,
+        )
     })
     .await;
     match &result {
+        Ok(_) if dry_run => engine.metrics.deploy("dry_run"),
         Ok(_) => engine.metrics.deploy("ok"),
         Err(err) => engine.metrics.deploy(err.code),
     }
-    let deployed = result?;
-    Ok(Json(json!({
-        "tenant_id": deployed.meta.tenant_id,
-        "version": deployed.meta.version,
-        "hash": deployed.meta.hash,
-        "changed": deployed.changed,
-        "tests_passed": deployed.meta.tests_passed,
-        "warnings": deployed.warnings,
-    })))
+    Ok(Json(result?))
 }
 
 pub async fn history(State(engine): State<AppState>, Path(tenant): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -256,4 +258,57 @@ pub async fn erase(
 
 pub async fn faults(State(engine): State<AppState>, JsonBody(f): JsonBody<FaultsIn>) -> Result<Json<Value>, ApiError> {
     Ok(Json(engine.set_faults(f)?))
+}
+
+/// `GET /admin/audit/{decision_id}/explain[?subject_id=ID]`: the full story of one decision.
+/// `subject_id` lets it be re-run when the store has no identity link for the subject (the log
+/// keeps only the hash; experiments bucket on the id).
+pub async fn audit_explain(
+    State(engine): State<AppState>,
+    Path(decision_id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let ids: Vec<String> = q
+        .as_deref()
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("subject_id="))
+        .filter(|v| !v.is_empty())
+        .map(percent_decode)
+        .collect();
+    Ok(Json(
+        blocking(move || engine.explain_decision(&decision_id, ids)).await?,
+    ))
+}
+
+/// `%XX` and `+` decoding for a query value (subject ids may hold any character).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => match bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                None => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `POST /admin/replay`: a replay (or what-if) report over the server's own audit log.
+pub async fn replay(State(engine): State<AppState>, JsonBody(r): JsonBody<ReplayIn>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(blocking(move || engine.replay_request(r)).await?))
 }

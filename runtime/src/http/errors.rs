@@ -22,6 +22,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Option<Json>,
+    /// A replay report that goes with the error (a refused what-if), as `report`.
+    pub report: Option<Json>,
 }
 
 impl ApiError {
@@ -31,7 +33,13 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            report: None,
         }
+    }
+
+    pub fn with_report(mut self, report: Json) -> ApiError {
+        self.report = Some(report);
+        self
     }
 
     pub fn with_details(mut self, details: Json) -> ApiError {
@@ -55,6 +63,9 @@ impl ApiError {
         let mut body = json!({ "code": self.code, "message": self.message });
         if let Some(d) = &self.details {
             body["details"] = d.clone();
+        }
+        if let Some(r) = &self.report {
+            body["report"] = r.clone();
         }
         body
     }
@@ -112,6 +123,9 @@ impl From<DeployError> for ApiError {
             }
             DeployError::Catalog(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_catalog", message),
             DeployError::Backend(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "backend_unsupported", message),
+            DeployError::WhatIfRejected { report, .. } => {
+                ApiError::new(StatusCode::CONFLICT, "what_if_rejected", message).with_report(report)
+            }
             DeployError::Store(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", message),
         }
     }

@@ -58,6 +58,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/admin/catalog/{tenant}"),
     ("get", "/admin/audit"),
     ("get", "/admin/audit/{decision_id}"),
+    ("get", "/admin/audit/{decision_id}/explain"),
+    ("post", "/admin/replay"),
     ("get", "/admin/subjects/{tenant}/{subject_id}"),
     ("delete", "/admin/subjects/{tenant}/{subject_id}"),
     ("post", "/admin/faults"),
@@ -102,6 +104,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         )
         .route("/admin/audit", get(admin::audit_latest))
         .route("/admin/audit/{decision_id}", get(admin::audit_record))
+        .route("/admin/audit/{decision_id}/explain", get(admin::audit_explain))
+        .route("/admin/replay", post(admin::replay))
         .route(
             "/admin/subjects/{tenant}/{subject_id}",
             get(admin::subject).delete(admin::erase),
