@@ -28,6 +28,17 @@ pub struct Config {
     pub admin: AdminConfig,
     pub faults: FaultsConfig,
     pub log: LogConfig,
+    pub batch: BatchConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Where batch plans write their output and manifests (`TAILOR_BATCH_DIR`); default
+    /// `<data_dir>/plans`.
+    pub dir: Option<PathBuf>,
+    /// Worker threads per batch plan (`TAILOR_BATCH_THREADS`); 0, the default, uses every core.
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +123,7 @@ impl Default for Config {
             admin: AdminConfig::default(),
             faults: FaultsConfig::default(),
             log: LogConfig::default(),
+            batch: BatchConfig::default(),
         }
     }
 }
@@ -261,6 +273,12 @@ impl Config {
         }
         if let Some(v) = env("TAILOR_LOG") {
             self.log.level = v;
+        }
+        if let Some(v) = env("TAILOR_BATCH_DIR") {
+            self.batch.dir = (!v.is_empty()).then(|| PathBuf::from(v));
+        }
+        if let Some(v) = env("TAILOR_BATCH_THREADS") {
+            self.batch.threads = parse_env("TAILOR_BATCH_THREADS", &v)?;
         }
         Ok(())
     }

@@ -366,7 +366,7 @@ impl Replayer {
             // Identity links and merge aliases keep subject ids as values: the only place the
             // store holds them.
             if let Some(store) = &self.store {
-                for kind in ["link", "alias"] {
+                for kind in ["link", "alias", "subject"] {
                     let prefix = key(&[tenant, kind, ""]);
                     let entries = store
                         .scan_prefix(Tree::Identity, &prefix, usize::MAX)
