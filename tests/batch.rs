@@ -67,7 +67,11 @@ fn ids(rows: &[Value]) -> BTreeSet<String> {
 /// What a row shows, in the decide response's terms: the offer ids, or the fallback content.
 fn row_shown(row: &Value) -> Vec<String> {
     if row["fallback"].is_object() {
-        return row["fallback"]["content_id"].as_str().map(str::to_string).into_iter().collect();
+        return row["fallback"]["content_id"]
+            .as_str()
+            .map(str::to_string)
+            .into_iter()
+            .collect();
     }
     row["offers"]
         .as_array()
@@ -110,7 +114,10 @@ fn batch_rows_agree_with_online_decisions_and_segments_select_exactly() {
         assert_eq!(done["progress"], 1.0);
         let output = PathBuf::from(done["output"].as_str().expect("output path"));
         assert_eq!(output, plan_files(&server.data, &id).0);
-        assert!(!plan_files(&server.data, &id).1.exists(), "the partial file must be gone");
+        assert!(
+            !plan_files(&server.data, &id).1.exists(),
+            "the partial file must be gone"
+        );
         let manifest: Value = serde_json::from_str(
             &std::fs::read_to_string(done["manifest"].as_str().expect("manifest")).expect("manifest file"),
         )
@@ -161,11 +168,7 @@ fn batch_rows_agree_with_online_decisions_and_segments_select_exactly() {
 /// A server whose store reads are slow (fault injection) and whose plans run on one thread,
 /// so a plan over the 5,000 demo profiles takes long enough to cancel or kill.
 fn slow_server(dir: &TempDir) -> Server {
-    let server = Server::start(
-        &dir.0,
-        true,
-        &[("TAILOR_FAULTS", "1"), ("TAILOR_BATCH_THREADS", "1")],
-    );
+    let server = Server::start(&dir.0, true, &[("TAILOR_FAULTS", "1"), ("TAILOR_BATCH_THREADS", "1")]);
     let (status, body) = server.post("/admin/faults", &json!({"store_delay_ms": 2}));
     assert_eq!(status, 200, "{body}");
     server
@@ -225,7 +228,10 @@ fn a_plan_killed_mid_run_is_interrupted_after_restart() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "interrupted", "{body}");
     assert_eq!(body["output"], Value::Null);
-    assert!(body["error"].as_str().is_some_and(|e| e.contains("incomplete")), "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("incomplete")),
+        "{body}"
+    );
     assert!(!out.exists(), "an interrupted plan has no complete-looking file");
     assert!(!partial.exists());
     let manifest: Value = serde_json::from_str(
@@ -271,7 +277,11 @@ fn bad_specs_and_unknown_plans_get_json_errors() {
             422,
             "colour",
         ),
-        (json!({"tenant_id": "demo", "channel": "Web"}), 422, "give `placement` or `decision`"),
+        (
+            json!({"tenant_id": "demo", "channel": "Web"}),
+            422,
+            "give `placement` or `decision`",
+        ),
     ];
     for (spec, code, text) in cases {
         let (status, body) = server.post(PLANS, &spec);
@@ -350,7 +360,9 @@ fn tailor_batch_writes_a_complete_plan_from_files() {
         .map(|(id, _)| id)
         .collect();
     assert_eq!(ids(&rows), lapsed);
-    assert!(rows.iter().all(|r| r["plan_id"] == "p1" && r["valid_from"] == server_support::NOW));
+    assert!(rows
+        .iter()
+        .all(|r| r["plan_id"] == "p1" && r["valid_from"] == server_support::NOW));
     assert!(!dir.0.join("winback.jsonl.partial").exists());
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.0.join("winback.manifest.json")).expect("manifest"))
@@ -387,6 +399,9 @@ fn tailor_batch_writes_a_complete_plan_from_files() {
     args.extend(["--segment", "lapsd", "--out", &bad_s]);
     let (code, _, stderr) = tailor(&args);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("unknown segment `lapsd`") && stderr.contains("lapsed"), "{stderr}");
+    assert!(
+        stderr.contains("unknown segment `lapsd`") && stderr.contains("lapsed"),
+        "{stderr}"
+    );
     assert!(!bad.exists() && !dir.0.join("bad.jsonl.partial").exists());
 }

@@ -363,8 +363,8 @@ impl Replayer {
                 return Err("no identity hashing key (give --data or --hash-key)".into());
             };
             let mut ids: Vec<String> = self.subject_ids.clone();
-            // Identity links and merge aliases keep subject ids as values: the only place the
-            // store holds them.
+            // Identity links, merge aliases and the profile subject entries keep subject ids as
+            // values: the only places the store holds them.
             if let Some(store) = &self.store {
                 for kind in ["link", "alias", "subject"] {
                     let prefix = key(&[tenant, kind, ""]);
