@@ -873,6 +873,9 @@ fn manifest_json(record: &PlanRecord) -> Json {
     })
 }
 
+/// A stored profile: (subject hash, the profile's JSON bytes).
+type StoredProfile = (String, Vec<u8>);
+
 /// Profiles read per page of the store scan.
 const PAGE: usize = 4096;
 
@@ -1037,7 +1040,7 @@ impl Engine {
             store,
             hasher: &self.hasher,
         };
-        let next_chunk = |max: usize| -> Result<Option<Vec<(String, Vec<u8>)>>, BatchError> {
+        let next_chunk = |max: usize| -> Result<Option<Vec<StoredProfile>>, BatchError> {
             if done {
                 return Ok(None);
             }
@@ -1060,7 +1063,7 @@ impl Engine {
                     .collect(),
             ))
         };
-        let load = |(hash, profile): &(String, Vec<u8>)| -> Result<Loaded, BatchError> {
+        let load = |(hash, profile): &StoredProfile| -> Result<Loaded, BatchError> {
             let Some(id) = identity
                 .subject_id(tenant, hash)
                 .map_err(|e| BatchError::Internal(e.to_string()))?

@@ -749,6 +749,7 @@ impl Engine {
         if profiles::get_profile(store, tenant, ih)?.is_none() {
             if let Some(p) = profiles::get_profile(store, tenant, fh)? {
                 profiles::put_profile(store, tenant, ih, &p)?;
+                self.identity().remember_subject(tenant, &into)?;
             }
         }
         let into_features = profiles::get_features(store, tenant, ih)?;
