@@ -224,7 +224,10 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
         id: plan_id.clone(),
         tenant_id: args.tenant.clone(),
         bundle: bundle.clone(),
-        catalog: Arc::new(catalog),
+        catalog: Arc::new(batch::OwnedCatalog {
+            prepared: catalog,
+            offers: doc.offers,
+        }),
         backend,
         target,
         channels,
