@@ -405,3 +405,15 @@ fn tailor_batch_writes_a_complete_plan_from_files() {
     );
     assert!(!bad.exists() && !dir.0.join("bad.jsonl.partial").exists());
 }
+
+#[test]
+fn batch_plans_need_the_admin_token_when_one_is_configured() {
+    let dir = TempDir::new("batch-token");
+    let server = Server::start(&dir.0, true, &[("TAILOR_ADMIN_TOKEN", "s3cret")]);
+    let spec = json!({"tenant_id": "demo", "placement": "home.hero", "channel": "Web"});
+    let (status, body) = server.post(PLANS, &spec);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["code"], "unauthorized");
+    let (status, _) = server.get(&format!("{PLANS}/p0123"));
+    assert_eq!(status, 401);
+}
