@@ -336,6 +336,23 @@ mod tests {
     use super::*;
     use crate::store::MemoryStore;
 
+    #[test]
+    fn profile_subject_ids_are_remembered_and_erased() {
+        let store = MemoryStore::new();
+        let hasher = Hasher::new(b"k");
+        let g = Identity {
+            store: &store,
+            hasher: &hasher,
+        };
+        let r = g.canonical("demo", "u-7").unwrap();
+        assert_eq!(g.subject_id("demo", &r.subject_hash).unwrap(), None);
+        g.remember_subject("demo", &r).unwrap();
+        assert_eq!(g.subject_id("demo", &r.subject_hash).unwrap().as_deref(), Some("u-7"));
+        assert_eq!(g.subject_id("other", &r.subject_hash).unwrap(), None);
+        g.erase("demo", &r).unwrap();
+        assert_eq!(g.subject_id("demo", &r.subject_hash).unwrap(), None);
+    }
+
     fn email(v: &str) -> Identifier {
         Identifier {
             kind: "email".into(),

@@ -351,6 +351,20 @@ pub(crate) mod tests {
         assert_eq!(scan[0].0, b"t/a");
         let rev = store.scan_prefix_rev(Tree::Profiles, b"t/", 1).unwrap();
         assert_eq!(rev, vec![(b"t/b".to_vec(), b"2".to_vec())]);
+        // Paged scans: from the start, after a key, never past the prefix.
+        store.put(Tree::Profiles, b"t/c", b"4").unwrap();
+        let page = store.scan_prefix_after(Tree::Profiles, b"t/", None, 2).unwrap();
+        assert_eq!(
+            page.iter().map(|(k, _)| k.as_slice()).collect::<Vec<_>>(),
+            [b"t/a", b"t/b"]
+        );
+        let page = store.scan_prefix_after(Tree::Profiles, b"t/", Some(b"t/b"), 2).unwrap();
+        assert_eq!(page, vec![(b"t/c".to_vec(), b"4".to_vec())]);
+        assert!(store
+            .scan_prefix_after(Tree::Profiles, b"t/", Some(b"t/c"), 2)
+            .unwrap()
+            .is_empty());
+        store.remove(Tree::Profiles, b"t/c").unwrap();
         store
             .put_many(
                 Tree::Audit,
