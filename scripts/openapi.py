@@ -142,7 +142,7 @@ responses = {}
 for code, desc in [(400, "Malformed request: not JSON, a bad query or path parameter (`malformed_json`, `bad_request`)."),
                    (401, "Missing or wrong admin token (`unauthorized`)."),
                    (403, "Not allowed (`consent_bypass_forbidden`)."),
-                   (404, "Unknown tenant, placement, version, decision or endpoint."),
+                   (404, "Unknown tenant, placement, version, decision, batch plan or endpoint."),
                    (409, "The batch plan already finished (`plan_finished`)."),
                    (413, "The body is larger than the endpoint accepts (`body_too_large`)."),
                    (422, "Well-formed JSON with wrong content: missing fields, wrong types, unknown fields (`invalid_request`), or a deploy that fails validation (`invalid_bundle`, `tests_failed`, `invalid_catalog`)."),
