@@ -417,3 +417,60 @@ fn batch_plans_need_the_admin_token_when_one_is_configured() {
     let (status, _) = server.get(&format!("{PLANS}/p0123"));
     assert_eq!(status, 401);
 }
+
+#[test]
+fn tailor_batch_on_a_stopped_servers_store_writes_the_servers_rows() {
+    let dir = TempDir::new("batch-data");
+    let mut server = Server::demo(&dir);
+    let spec = json!({"tenant_id": "demo", "placement": "email.winback", "channel": "Email", "segments": ["lapsed"]});
+    let id = submit(&server, &spec);
+    let done = wait(&server, &id);
+    assert_eq!(done["status"], "completed", "{done}");
+    let online = rows(Path::new(done["output"].as_str().expect("output")));
+    server.kill();
+
+    let data = dir.0.display().to_string();
+    let (code, stdout, stderr) = tailor(&[
+        "batch",
+        "--data",
+        &data,
+        "--tenant",
+        "demo",
+        "--placement",
+        "email.winback",
+        "--channel",
+        "Email",
+        "--segment",
+        "lapsed",
+        "--now",
+        server_support::NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let status: Value = serde_json::from_str(&stdout).expect("json status");
+    assert_eq!(status["status"], "completed", "{status}");
+    let offline = rows(Path::new(status["output"].as_str().expect("output")));
+    assert_eq!(offline.len(), online.len());
+    // The same rows but for the plan id (the CLI ran the JIT, the server the interpreter).
+    let strip = |mut r: Value| {
+        r["plan_id"] = Value::Null;
+        r
+    };
+    for (a, b) in online.into_iter().zip(offline) {
+        assert_eq!(strip(a), strip(b));
+    }
+
+    // Without --tenant it is a usage error.
+    let (code, _, stderr) = tailor(&[
+        "batch",
+        "--data",
+        &data,
+        "--placement",
+        "email.winback",
+        "--channel",
+        "Email",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--tenant"), "{stderr}");
+}

@@ -970,6 +970,13 @@ fn manifest_json(record: &PlanRecord) -> Json {
 /// A stored profile: (subject hash, the profile's JSON bytes).
 type StoredProfile = (String, Vec<u8>);
 
+/// A plan that was started: its id, live progress and thread (join it to wait for the end).
+pub struct StartedPlan {
+    pub plan_id: String,
+    pub progress: Arc<Progress>,
+    pub handle: std::thread::JoinHandle<()>,
+}
+
 /// Profiles read per page of the store scan.
 const PAGE: usize = 4096;
 
@@ -992,6 +999,18 @@ impl Engine {
 
     /// Checks a spec, records the plan and starts it on its own threads. Answers at once.
     pub fn submit_plan(self: &Arc<Self>, spec: PlanSpec) -> Result<Json, BatchError> {
+        let started = self.start_plan(spec)?;
+        let id = started.plan_id;
+        Ok(json!({
+            "plan_id": id,
+            "status": "running",
+            "status_url": format!("/personalization/batch-plan/{id}"),
+        }))
+    }
+
+    /// Checks a spec, records the plan and starts it on its own thread; the caller may wait
+    /// for it (`tailor batch --data`) or not (the HTTP API).
+    pub fn start_plan(self: &Arc<Self>, spec: PlanSpec) -> Result<StartedPlan, BatchError> {
         let live = self
             .registry
             .tenant(&spec.tenant_id)
@@ -1042,19 +1061,23 @@ impl Engine {
         let progress = Arc::new(Progress::default());
         self.plans.insert(&id, progress.clone());
         let engine = self.clone();
+        let worker_progress = progress.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("plan-{id}"))
-            .spawn(move || engine.run_plan(plan, record, progress));
-        if let Err(e) = spawned {
-            self.plans.remove(&id);
-            return Err(BatchError::Internal(format!("cannot start the plan: {e}")));
-        }
+            .spawn(move || engine.run_plan(plan, record, worker_progress));
+        let handle = match spawned {
+            Ok(h) => h,
+            Err(e) => {
+                self.plans.remove(&id);
+                return Err(BatchError::Internal(format!("cannot start the plan: {e}")));
+            }
+        };
         tracing::info!(plan_id = %id, "batch plan submitted");
-        Ok(json!({
-            "plan_id": id,
-            "status": "running",
-            "status_url": format!("/personalization/batch-plan/{id}"),
-        }))
+        Ok(StartedPlan {
+            plan_id: id,
+            progress,
+            handle,
+        })
     }
 
     fn run_plan(self: Arc<Self>, plan: Plan, mut record: PlanRecord, progress: Arc<Progress>) {

@@ -36,15 +36,20 @@ Exit codes: 0 done, 1 the policies have errors, 2 usage or IO error (unknown seg
 #[command(after_help = EXAMPLES)]
 pub struct BatchArgs {
     /// Policy files or directories.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(value_name = "PATH", required_unless_present = "data")]
     pub paths: Vec<PathBuf>,
     /// The catalog: a JSON array of offers, or a `{offers, templates}` document.
-    #[arg(long, value_name = "FILE")]
-    pub catalog: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "data")]
+    pub catalog: Option<PathBuf>,
     /// Profiles, one `{"id": …, "profile": {…}}` per line (an optional `"consents"` array of
     /// granted purposes overrides `--consent` for that subject).
-    #[arg(long, value_name = "FILE")]
-    pub profiles: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "data")]
+    pub profiles: Option<PathBuf>,
+    /// Plan over a stopped server's store instead of files: the tenant's active bundle,
+    /// catalog, profiles, consent and impressions, as `POST /personalization/batch-plan` does;
+    /// the output goes to the server's plan directory.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["paths", "catalog", "profiles", "out", "consent", "plan_id", "hash_key"])]
+    pub data: Option<PathBuf>,
     /// The placement to fill.
     #[arg(long, value_name = "PLACEMENT", required_unless_present = "decision")]
     pub placement: Option<String>,
@@ -87,9 +92,10 @@ pub struct BatchArgs {
     /// The plan id written on every row (default: a new one).
     #[arg(long, value_name = "ID")]
     pub plan_id: Option<String>,
-    /// The tenant id written on every row.
-    #[arg(long, value_name = "TENANT", default_value = "cli")]
-    pub tenant: String,
+    /// The tenant (with `--data`, required); from files, the tenant id written on every row
+    /// (default `cli`).
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
     /// The server's identity hashing key, to fill `subject_hash` (otherwise null).
     #[arg(long, value_name = "KEY")]
     pub hash_key: Option<String>,
@@ -135,8 +141,105 @@ fn manifest_path(out: &Path) -> PathBuf {
     out.with_file_name(format!("{stem}.manifest.json"))
 }
 
+fn spec_of(args: &BatchArgs, tenant: &str) -> PlanSpec {
+    PlanSpec {
+        tenant_id: tenant.to_string(),
+        placement: args.placement.clone(),
+        decision: args.decision.clone(),
+        channel: args.channel.clone(),
+        scenario: args.scenario.clone(),
+        locale: args.locale.clone(),
+        segments: args.segments.clone(),
+        match_mode: match args.match_mode {
+            MatchArg::All => Match::All,
+            MatchArg::Any => Match::Any,
+        },
+        max_variants: args.max_variants,
+        valid_for: args.valid_for.clone(),
+        limit: args.limit,
+    }
+}
+
+/// `tailor batch --data DIR`: the server's plan, run here on a stopped server's store.
+fn run_store(args: &BatchArgs, data: &Path) -> anyhow::Result<Exit> {
+    let tenant = args
+        .tenant
+        .clone()
+        .ok_or_else(|| anyhow!("--data needs --tenant (the tenant to plan for)"))?;
+    let mut config = super::serve::load_config(None, Some(data))?;
+    config.backend = match args.backend {
+        BackendArg::Jit => Backend::Jit,
+        BackendArg::Interpreter => Backend::Interpreter,
+    };
+    if let Some(now) = &args.now {
+        ptime::parse_rfc3339(now).map_err(|e| anyhow!("--now: {e}"))?;
+        config.decide.fixed_now = Some(now.clone());
+    }
+    if let Some(t) = args.threads {
+        config.batch.threads = t;
+    }
+    let engine = super::serve::open_engine(config)?;
+    let t_start = Instant::now();
+    let started = engine.start_plan(spec_of(args, &tenant)).map_err(|e| anyhow!("{e}"))?;
+    let id = started.plan_id.clone();
+    eprintln!("batch: plan {id} started");
+    while !started.handle.is_finished() {
+        std::thread::sleep(Duration::from_millis(200));
+        if t_start.elapsed().as_millis() % 1000 < 200 {
+            let p = &started.progress;
+            eprintln!(
+                "batch: {} of {} subjects, {} selected",
+                p.processed.load(Ordering::Relaxed),
+                p.total.load(Ordering::Relaxed),
+                p.selected.load(Ordering::Relaxed)
+            );
+        }
+    }
+    if started.handle.join().is_err() {
+        anyhow::bail!("the plan's thread panicked");
+    }
+    let status = engine.plan_status(&id).map_err(|e| anyhow!("{e}"))?;
+    engine.store.flush().context("flushing the store")?;
+    match args.format {
+        FormatArg::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        FormatArg::Text => {
+            println!(
+                "plan {id}: {} — {} of {} subjects selected ({} fallbacks) for {} on {}",
+                status["status"].as_str().unwrap_or_default(),
+                status["selected"],
+                status["processed"],
+                status["fallbacks"],
+                status["placement"].as_str().unwrap_or_default(),
+                args.channel
+            );
+            if let Some(out) = status["output"].as_str() {
+                println!(
+                    "output {out}, manifest {}",
+                    status["manifest"].as_str().unwrap_or_default()
+                );
+            }
+            println!("time {:.2} s", t_start.elapsed().as_secs_f64());
+        }
+    }
+    if status["status"] != "completed" {
+        eprintln!(
+            "error: the plan did not complete: {}",
+            status["error"].as_str().unwrap_or("no reason recorded")
+        );
+        return Ok(Exit::Usage);
+    }
+    Ok(Exit::Success)
+}
+
 /// Runs `tailor batch`.
 pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
+    if let Some(data) = &args.data {
+        return run_store(args, data);
+    }
+    let (Some(catalog_path), Some(profiles_path)) = (&args.catalog, &args.profiles) else {
+        anyhow::bail!("give --catalog and --profiles (or --data)");
+    };
+    let tenant = args.tenant.clone().unwrap_or_else(|| "cli".to_string());
     let t_start = Instant::now();
     let sources = policy_files::load(&args.paths)?;
     let bundle = match Bundle::compile(sources) {
@@ -156,22 +259,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
         .get(program.builtins.channel as usize)
         .map(|e| e.variants.clone())
         .unwrap_or_default();
-    let spec = PlanSpec {
-        tenant_id: args.tenant.clone(),
-        placement: args.placement.clone(),
-        decision: args.decision.clone(),
-        channel: args.channel.clone(),
-        scenario: args.scenario.clone(),
-        locale: args.locale.clone(),
-        segments: args.segments.clone(),
-        match_mode: match args.match_mode {
-            MatchArg::All => Match::All,
-            MatchArg::Any => Match::Any,
-        },
-        max_variants: args.max_variants,
-        valid_for: args.valid_for.clone(),
-        limit: args.limit,
-    };
+    let spec = spec_of(args, &tenant);
     let target = batch::resolve(program, &channels, &spec).map_err(|e| anyhow!("{e}"))?;
     let def = &program.decisions[target.decision as usize];
     if let Some(purpose) = &def.consent {
@@ -187,10 +275,10 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
         .get(def.candidates as usize)
         .map(|e| e.schema)
         .ok_or_else(|| anyhow!("the decision has no candidates block"))?;
-    let doc = tailor_runtime::demo::read_catalog(&args.catalog, None)?;
+    let doc = tailor_runtime::demo::read_catalog(catalog_path, None)?;
     let catalog = bundle
         .prepare_catalog_json(schema, &doc.offers)
-        .map_err(|e| anyhow!("{}: {e}", args.catalog.display()))?;
+        .map_err(|e| anyhow!("{}: {e}", catalog_path.display()))?;
     let compiled = t_start.elapsed();
     let backend = match args.backend {
         BackendArg::Jit => Backend::Jit,
@@ -222,7 +310,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
     let bundle_hash = bundle.version().to_string();
     let plan = Plan {
         id: plan_id.clone(),
-        tenant_id: args.tenant.clone(),
+        tenant_id: tenant.clone(),
         bundle: bundle.clone(),
         catalog: Arc::new(batch::OwnedCatalog {
             prepared: catalog,
@@ -237,7 +325,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
         bundle_hash: bundle_hash.clone(),
     };
     let file =
-        std::fs::File::open(&args.profiles).with_context(|| format!("cannot read `{}`", args.profiles.display()))?;
+        std::fs::File::open(profiles_path).with_context(|| format!("cannot read `{}`", profiles_path.display()))?;
     let mut lines = BufReader::with_capacity(1 << 20, file).lines().enumerate();
     let hasher = args.hash_key.as_ref().map(|k| Hasher::new(k.as_bytes()));
     let progress = Progress::default();
@@ -264,7 +352,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
                 Ok(l) if l.trim().is_empty() => continue,
                 Ok(l) => chunk.push((i + 1, l)),
                 Err(e) => {
-                    read_error = Some(anyhow!("{} line {}: {e}", args.profiles.display(), i + 1));
+                    read_error = Some(anyhow!("{} line {}: {e}", profiles_path.display(), i + 1));
                     return Err(batch::BatchError::Internal("cannot read the profiles".into()));
                 }
             }
@@ -280,7 +368,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
             Ok(r) => r,
             Err(e) => {
                 if let Ok(mut b) = bad_line.lock() {
-                    b.get_or_insert_with(|| format!("{} line {line_no}: {e}", args.profiles.display()));
+                    b.get_or_insert_with(|| format!("{} line {line_no}: {e}", profiles_path.display()));
                 }
                 return Ok(Loaded::Skip("malformed_line"));
             }
@@ -292,7 +380,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
             None => args.consent.clone(),
         };
         let hash = match (&hasher, &id) {
-            (Some(h), Some(id)) => Some(h.subject(&args.tenant, id)),
+            (Some(h), Some(id)) => Some(h.subject(&tenant, id)),
             _ => None,
         };
         Ok(Loaded::Subject(SubjectData {
@@ -322,7 +410,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
         "plan_id": plan_id,
         "status": "completed",
         "complete": true,
-        "tenant_id": args.tenant,
+        "tenant_id": tenant,
         "decision": plan.target.decision_name,
         "placement": plan.target.placement,
         "spec": spec,
