@@ -3,6 +3,8 @@
 
 Deterministic: a fixed seed and a fixed reference time, Python standard library only, so
 running `python3 examples/generate.py` (from anywhere) rewrites byte-identical files.
+`python3 examples/generate.py --profiles N PATH` writes N synthetic profiles to PATH instead
+(the batch-plan benchmark, scripts/batch-bench.sh).
 
 The data matches the schemas in policies/retail/schema.policy; see examples/README.md for the
 JSON encoding of each type. The first offers of the catalog are the demo catalog of
@@ -12,6 +14,7 @@ decisions name, followed by generated offers.
 
 import json
 import os
+import sys
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -525,7 +528,22 @@ def write(path, text):
         f.write(text)
 
 
+def synthetic_profiles(count, path):
+    """Writes `count` synthetic profiles (ids `s-0000001`, …) to `path`, streaming, from their
+    own random stream: the batch-plan benchmark's input (scripts/batch-bench.sh). The example
+    files are not touched."""
+    rng = random.Random(SEED + 2)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for i in range(1, count + 1):
+            row = {"id": "s-%07d" % i, "profile": profile(rng)}
+            f.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+    print("wrote %d profiles to %s" % (count, path))
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--profiles":
+        synthetic_profiles(int(sys.argv[2]), sys.argv[3])
+        return
     rng = random.Random(SEED)
     offers = catalog(rng)
     rows = profiles(rng)

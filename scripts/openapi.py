@@ -139,14 +139,42 @@ schemas = {
                        ["decision_id", "at_ms", "tenant_id", "subject_hash", "placement", "bundle", "catalog_hash",
                         "backend", "inputs", "rule_outcomes", "response"]),
     "Faults": obj({"store_down": B, "store_delay_ms": I, "catalog_down": B, "audit_down": B}),
+    "BatchPlanSpec": obj({
+        "tenant_id": S,
+        "placement": {"type": "string", "description": "The placement to fill; give this or `decision`."},
+        "decision": {"type": "string", "description": "The decision to run, by name; give this or `placement`."},
+        "channel": {"type": "string", "enum": ["Web", "App", "Email", "Sms", "Push"]},
+        "scenario": S, "locale": S,
+        "segments": {"type": "array", "items": S, "description": "Segment names; empty selects every subject."},
+        "match": {"type": "string", "enum": ["all", "any"], "default": "all"},
+        "max_variants": {"type": "integer", "minimum": 1},
+        "valid_for": {"type": "string", "description": "A policy duration (`7d`, `12h`); default the decision's `ttl`."},
+        "limit": {"type": "integer", "minimum": 1, "description": "Stop after this many selected subjects."},
+    }, ["tenant_id", "channel"]),
+    "BatchPlanAccepted": obj({"plan_id": S, "status": S, "status_url": S}, ["plan_id", "status", "status_url"]),
+    "BatchPlan": obj({
+        "plan_id": S, "tenant_id": S,
+        "status": {"type": "string", "enum": ["running", "completed", "cancelled", "failed", "interrupted"]},
+        "spec": ref("BatchPlanSpec"), "decision": S, "placement": S,
+        "bundle_version": I, "bundle_hash": S, "catalog_hash": S, "backend": S,
+        "valid_from": {"type": "string", "format": "date-time"}, "valid_until": {"type": "string", "format": "date-time"},
+        "submitted_at": S, "finished_at": opt(S),
+        "total": opt(I), "processed": I, "selected": I, "fallbacks": I,
+        "skipped": {"type": "object", "additionalProperties": I, "description": "Subjects not written, by reason."},
+        "offers": {"type": "object", "additionalProperties": I, "description": "Rows per chosen offer."},
+        "progress": {"type": "number", "minimum": 0, "maximum": 1},
+        "output": opt({"type": "string", "description": "The complete JSON-lines file; set only when completed."}),
+        "manifest": opt(S), "sha256": opt(S), "error": opt(S), "status_url": S,
+        "cancel_requested": B,
+    }, ["plan_id", "tenant_id", "status", "processed", "selected", "progress", "output", "status_url"], extra=True),
 }
 
 responses = {}
 for code, desc in [(400, "Malformed request: not JSON (or YAML where accepted), a bad query or path parameter (`malformed_json`, `malformed_yaml`, `bad_request`)."),
                    (401, "Missing or wrong admin token (`unauthorized`)."),
                    (403, "Not allowed (`consent_bypass_forbidden`)."),
-                   (404, "Unknown tenant, placement, version, decision or endpoint."),
-                   (409, "A deploy refused by its what-if replay (`what_if_rejected`, with the report as `report`)."),
+                   (404, "Unknown tenant, placement, version, decision, batch plan or endpoint."),
+                   (409, "A deploy refused by its what-if replay (`what_if_rejected`, with the report as `report`), or a batch plan that already finished (`plan_finished`)."),
                    (413, "The body is larger than the endpoint accepts (`body_too_large`)."),
                    (422, "Well-formed JSON with wrong content: missing fields, wrong types, unknown fields (`invalid_request`), or a deploy that fails validation (`invalid_bundle`, `tests_failed`, `invalid_catalog`)."),
                    (503, "The store is unavailable or the request timed out (`store_unavailable`, `timeout`, `not_ready`).")]:
@@ -244,6 +272,22 @@ paths["/admin/subjects/{tenant}/{subject_id}"]["delete"] = {"summary": "Erase a 
 paths["/admin/faults"] = {"post": {"summary": "Inject faults (only when `[faults] enabled = true`)", "operationId": "faults",
     "security": admin_sec, "requestBody": json_body(ref("Faults")),
     "responses": {**ok(ref("Faults")), **errors(401, 404, 422)}}}
+
+paths["/personalization/batch-plan"] = {"post": {
+    "summary": "Start a batch plan: decide a placement for every subject of the selected segments (docs/batch.md)",
+    "operationId": "batch_plan_submit", "security": admin_sec, "requestBody": json_body(ref("BatchPlanSpec")),
+    "responses": {"202": {"description": "Started; poll `status_url`.",
+                          "content": {"application/json": {"schema": ref("BatchPlanAccepted")}}},
+                  **errors(400, 401, 404, 413, 422)}}}
+paths["/personalization/batch-plan/{id}"] = {
+    "get": {"summary": "A batch plan's status, progress and output", "operationId": "batch_plan_status",
+            "security": admin_sec, "parameters": [path_p("id")],
+            "responses": {**ok(ref("BatchPlan")), **errors(401, 404)}},
+    "delete": {"summary": "Cancel a running batch plan", "operationId": "batch_plan_cancel",
+               "security": admin_sec, "parameters": [path_p("id")],
+               "responses": {"202": {"description": "Cancelling; the status becomes `cancelled`.",
+                                     "content": {"application/json": {"schema": ref("BatchPlanAccepted")}}},
+                             **errors(401, 404, 409)}}}
 
 doc = {
     "openapi": "3.1.0",

@@ -32,6 +32,7 @@ pub struct Config {
     pub faults: FaultsConfig,
     pub log: LogConfig,
     pub deploy: DeployConfig,
+    pub batch: BatchConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -45,6 +46,16 @@ pub struct DeployConfig {
     /// request gives no `max_changed_fraction`; unset, a what-if only reports
     /// (`TAILOR_DEPLOY_MAX_CHANGED_FRACTION`).
     pub max_changed_fraction: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Where batch plans write their output and manifests (`TAILOR_BATCH_DIR`); default
+    /// `<data_dir>/plans`.
+    pub dir: Option<PathBuf>,
+    /// Worker threads per batch plan (`TAILOR_BATCH_THREADS`); 0, the default, uses every core.
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +141,7 @@ impl Default for Config {
             faults: FaultsConfig::default(),
             log: LogConfig::default(),
             deploy: DeployConfig::default(),
+            batch: BatchConfig::default(),
         }
     }
 }
@@ -291,6 +303,12 @@ impl Config {
                 "" => None,
                 f => Some(parse_env("TAILOR_DEPLOY_MAX_CHANGED_FRACTION", f)?),
             };
+        }
+        if let Some(v) = env("TAILOR_BATCH_DIR") {
+            self.batch.dir = (!v.is_empty()).then(|| PathBuf::from(v));
+        }
+        if let Some(v) = env("TAILOR_BATCH_THREADS") {
+            self.batch.threads = parse_env("TAILOR_BATCH_THREADS", &v)?;
         }
         Ok(())
     }

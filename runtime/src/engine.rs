@@ -161,6 +161,8 @@ pub struct Engine {
     pub audit: AuditLog,
     pub metrics: Metrics,
     pub faults: Arc<Faults>,
+    /// Batch plans running in this process (`batch.rs`).
+    pub plans: crate::batch::Plans,
     fixed_now: Option<i64>,
 }
 
@@ -197,6 +199,15 @@ impl Engine {
                     source,
                 }
             })?;
+        // A plan recorded as running belongs to a process that is gone.
+        let plans_dir = config
+            .batch
+            .dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("plans"));
+        if let Err(e) = crate::batch::recover(store.as_ref(), &plans_dir) {
+            tracing::error!(error = %e, "cannot mark interrupted batch plans");
+        }
         let registry = Registry::new(store.clone(), config.backend);
         if let Err(e) = registry.load_all() {
             tracing::error!(error = %e, "cannot list the tenants");
@@ -215,6 +226,7 @@ impl Engine {
             audit,
             metrics: Metrics::new(),
             faults,
+            plans: crate::batch::Plans::default(),
             config,
         }))
     }
@@ -661,6 +673,7 @@ impl Engine {
             ident.validate()?;
         }
         profiles::put_profile(self.store.as_ref(), tenant, &resolved.subject_hash, profile)?;
+        self.identity().remember_subject(tenant, &resolved)?;
         if !row.identifiers.is_empty() {
             self.identity().link(tenant, &resolved.subject, &row.identifiers)?;
         }
@@ -736,6 +749,7 @@ impl Engine {
         if profiles::get_profile(store, tenant, ih)?.is_none() {
             if let Some(p) = profiles::get_profile(store, tenant, fh)? {
                 profiles::put_profile(store, tenant, ih, &p)?;
+                self.identity().remember_subject(tenant, &into)?;
             }
         }
         let into_features = profiles::get_features(store, tenant, ih)?;

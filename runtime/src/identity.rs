@@ -12,7 +12,9 @@
 //!
 //! - `tenant/link/<identifier hash>` → the subject id the identifier belongs to;
 //! - `tenant/rev/<subject hash>/<identifier hash>` → the reverse index, for merges;
-//! - `tenant/alias/<subject hash>` → the subject a merged subject now lives in.
+//! - `tenant/alias/<subject hash>` → the subject a merged subject now lives in;
+//! - `tenant/subject/<subject hash>` → the subject id of a stored profile, so that batch plans,
+//!   which walk the profiles (keyed by hash), can give policies the id they see online.
 //!
 //! The subject id itself (the tenant's pseudonymous customer key, such as `u-00042`) is what
 //! policies see and what experiments bucket on, so it is kept as the value of a link or alias;
@@ -243,6 +245,24 @@ impl Identity<'_> {
 }
 
 impl Identity<'_> {
+    /// Records the subject id behind a profile's hash (see the module comment).
+    pub fn remember_subject(&self, tenant: &str, subject: &Resolved) -> Result<(), IdentityError> {
+        self.store.put(
+            Tree::Identity,
+            &key(&[tenant, "subject", &subject.subject_hash]),
+            subject.subject.as_bytes(),
+        )?;
+        Ok(())
+    }
+
+    /// The subject id behind a hash, when a profile ingestion recorded it.
+    pub fn subject_id(&self, tenant: &str, subject_hash: &str) -> Result<Option<String>, IdentityError> {
+        Ok(self
+            .store
+            .get(Tree::Identity, &key(&[tenant, "subject", subject_hash]))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
     /// Removes every identifier linked to `subject` and every alias that resolves to it
     /// (erasure). Returns how many identifiers were removed.
     pub fn erase(&self, tenant: &str, subject: &Resolved) -> Result<usize, IdentityError> {
@@ -255,6 +275,8 @@ impl Identity<'_> {
             self.store.remove(Tree::Identity, &k)?;
             removed += 1;
         }
+        self.store
+            .remove(Tree::Identity, &key(&[tenant, "subject", &subject.subject_hash]))?;
         let aliases = key(&[tenant, "alias", ""]);
         for (k, v) in self.store.scan_prefix(Tree::Identity, &aliases, usize::MAX)? {
             if v == subject.subject.as_bytes() {
@@ -313,6 +335,23 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::store::MemoryStore;
+
+    #[test]
+    fn profile_subject_ids_are_remembered_and_erased() {
+        let store = MemoryStore::new();
+        let hasher = Hasher::new(b"k");
+        let g = Identity {
+            store: &store,
+            hasher: &hasher,
+        };
+        let r = g.canonical("demo", "u-7").unwrap();
+        assert_eq!(g.subject_id("demo", &r.subject_hash).unwrap(), None);
+        g.remember_subject("demo", &r).unwrap();
+        assert_eq!(g.subject_id("demo", &r.subject_hash).unwrap().as_deref(), Some("u-7"));
+        assert_eq!(g.subject_id("other", &r.subject_hash).unwrap(), None);
+        g.erase("demo", &r).unwrap();
+        assert_eq!(g.subject_id("demo", &r.subject_hash).unwrap(), None);
+    }
 
     fn email(v: &str) -> Identifier {
         Identifier {

@@ -13,11 +13,13 @@
 //!   engagement counters; [`consent`]: consent records; [`caps`]: impressions and events.
 //! - [`catalog`]: offers and templates, validated per bundle; [`registry`]: versioned bundles
 //!   and the hot-swapped live state per tenant.
-//! - [`audit`]: the durable, group-committed audit log; [`replay`]: audit records run again.
+//! - [`audit`]: the durable, group-committed audit log; [`replay`]: audit records run again;
+//!   [`batch`]: batch plans, one placement decided for many subjects into a JSON-lines file.
 //! - [`engine`]: the decide flow and ingestion; [`http`]: the axum server.
 //! - [`config`], [`metrics`], [`demo`] (the `--demo` tenant).
 
 pub mod audit;
+pub mod batch;
 pub mod caps;
 pub mod catalog;
 pub mod compliance;

@@ -442,10 +442,10 @@ impl Replayer {
                 return Err("no identity hashing key (give --data or --hash-key)".into());
             };
             let mut ids: Vec<String> = self.subject_ids.clone();
-            // Identity links and merge aliases keep subject ids as values: the only place the
-            // store holds them.
+            // Identity links, merge aliases and the profile subject entries keep subject ids as
+            // values: the only places the store holds them.
             if let Some(store) = &self.store {
-                for kind in ["link", "alias"] {
+                for kind in ["link", "alias", "subject"] {
                     let prefix = key(&[tenant, kind, ""]);
                     let entries = store
                         .scan_prefix(Tree::Identity, &prefix, usize::MAX)

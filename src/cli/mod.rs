@@ -7,6 +7,7 @@
 //! printed, and reported through [`Exit::Failed`].
 
 mod audit;
+mod batch;
 mod bench;
 mod check;
 mod color;
@@ -39,6 +40,9 @@ Examples:
   tailor serve --demo                         the decision server with the demo tenant on 127.0.0.1:8080
   tailor replay --data tailor-data --subjects examples/profiles.jsonl
                                               re-run a stopped server's logged decisions exactly
+  tailor batch policies/ --catalog examples/catalog.json --profiles examples/profiles.jsonl \\
+      --placement email.winback --channel Email --segment lapsed --consent marketing --out winback.jsonl
+                                              decide a placement for every lapsed subject, into a file
 
 Exit codes: 0 success, 1 problems in the policies, 2 usage or IO error.
 Set RUST_LOG=debug for logs on stderr; NO_COLOR=1 turns colours off.";
@@ -81,6 +85,9 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Run audit records again on their recorded bundles, or on a candidate bundle.
     Replay(replay::ReplayArgs),
+    /// Decide a placement for every subject of a profiles file (in the given segments), into
+    /// a JSON-lines file: a batch plan without a server.
+    Batch(batch::BatchArgs),
 }
 
 /// How a command finished, as the process exit code CI scripts rely on.
@@ -126,6 +133,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(args) => bench::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Batch(args) => batch::run(&args),
     }
 }
 

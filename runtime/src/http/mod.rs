@@ -6,10 +6,11 @@
 //! in the response) and a tracing span carrying it, enforces the request timeout, turns a
 //! panicking handler into a JSON 500 instead of a dropped connection, and counts the response.
 //! Body size limits are per group: small for decide, events and single-row ingestion, large for
-//! deploys, catalogs and bulk files. `/admin/*` and `/ingest/*` require a bearer token when one
-//! is configured.
+//! deploys, catalogs and bulk files. `/admin/*`, `/ingest/*` and the batch plans
+//! (`/personalization/batch-plan`) require a bearer token when one is configured.
 
 pub mod admin;
+pub mod batch;
 pub mod decide;
 pub mod errors;
 pub mod events;
@@ -63,6 +64,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/subjects/{tenant}/{subject_id}"),
     ("delete", "/admin/subjects/{tenant}/{subject_id}"),
     ("post", "/admin/faults"),
+    ("post", "/personalization/batch-plan"),
+    ("get", "/personalization/batch-plan/{id}"),
+    ("delete", "/personalization/batch-plan/{id}"),
 ];
 
 /// The application state handlers see.
@@ -86,6 +90,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/ingest/identity/merge", post(ingest::merge))
         .route("/ingest/consent", post(ingest::consent))
         .route("/ingest/features", post(ingest::features))
+        .route("/personalization/batch-plan", post(batch::submit))
+        .route(
+            "/personalization/batch-plan/{id}",
+            get(batch::status).delete(batch::cancel),
+        )
         .layer(DefaultBodyLimit::max(small));
     let admin = Router::new()
         .route("/ingest/profiles/bulk", post(ingest::profiles_bulk))

@@ -95,6 +95,24 @@ pub trait Store: Send + Sync + 'static {
     fn scan_prefix(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError>;
     /// Like [`Store::scan_prefix`], in reverse key order (newest first for time-ordered keys).
     fn scan_prefix_rev(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError>;
+    /// Entries whose key starts with `prefix` and sorts after `after` (all of them when `after`
+    /// is `None`), in key order, at most `limit`: a prefix scan in pages, for readers that must
+    /// not hold a whole tenant in memory (batch plans). The default pages over
+    /// [`Store::scan_prefix`]; the stores override it with a range scan.
+    fn scan_prefix_after(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut all = self.scan_prefix(tree, prefix, usize::MAX)?;
+        if let Some(a) = after {
+            all.retain(|(k, _)| k.as_slice() > a);
+        }
+        all.truncate(limit);
+        Ok(all)
+    }
     /// Writes every entry, atomically: all or none.
     fn put_many(&self, tree: Tree, entries: &[Entry]) -> Result<(), StoreError>;
     /// Makes every write acknowledged so far durable (written and synced to disk).
@@ -163,6 +181,27 @@ impl Store for MemoryStore {
         let map = self.lock()?;
         Ok(map
             .range((tree, prefix.to_vec())..)
+            .take_while(|((t, k), _)| *t == tree && k.starts_with(prefix))
+            .take(limit)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn scan_prefix_after(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        use std::ops::Bound;
+        let map = self.lock()?;
+        let start = match after {
+            Some(a) => Bound::Excluded((tree, a.to_vec())),
+            None => Bound::Included((tree, prefix.to_vec())),
+        };
+        Ok(map
+            .range((start, Bound::Unbounded))
             .take_while(|((t, k), _)| *t == tree && k.starts_with(prefix))
             .take(limit)
             .map(|((_, k), v)| (k.clone(), v.clone()))
@@ -262,6 +301,17 @@ impl Store for FaultyStore {
         self.inner.scan_prefix(tree, prefix, limit)
     }
 
+    fn scan_prefix_after(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.check(tree, true)?;
+        self.inner.scan_prefix_after(tree, prefix, after, limit)
+    }
+
     fn scan_prefix_rev(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
         self.check(tree, true)?;
         self.inner.scan_prefix_rev(tree, prefix, limit)
@@ -301,6 +351,20 @@ pub(crate) mod tests {
         assert_eq!(scan[0].0, b"t/a");
         let rev = store.scan_prefix_rev(Tree::Profiles, b"t/", 1).unwrap();
         assert_eq!(rev, vec![(b"t/b".to_vec(), b"2".to_vec())]);
+        // Paged scans: from the start, after a key, never past the prefix.
+        store.put(Tree::Profiles, b"t/c", b"4").unwrap();
+        let page = store.scan_prefix_after(Tree::Profiles, b"t/", None, 2).unwrap();
+        assert_eq!(
+            page.iter().map(|(k, _)| k.as_slice()).collect::<Vec<_>>(),
+            [b"t/a", b"t/b"]
+        );
+        let page = store.scan_prefix_after(Tree::Profiles, b"t/", Some(b"t/b"), 2).unwrap();
+        assert_eq!(page, vec![(b"t/c".to_vec(), b"4".to_vec())]);
+        assert!(store
+            .scan_prefix_after(Tree::Profiles, b"t/", Some(b"t/c"), 2)
+            .unwrap()
+            .is_empty());
+        store.remove(Tree::Profiles, b"t/c").unwrap();
         store
             .put_many(
                 Tree::Audit,
