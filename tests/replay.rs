@@ -528,7 +528,10 @@ fn a_configured_what_if_gate_applies_to_every_deploy() {
         "{refused:#}"
     );
     assert_eq!(refused["report"]["total"], ids.len());
-    assert!(refused["report"]["changed"].as_u64().is_some_and(|n| n > 0), "{refused:#}");
+    assert!(
+        refused["report"]["changed"].as_u64().is_some_and(|n| n > 0),
+        "{refused:#}"
+    );
     assert_eq!(active(), before);
     // With the ids, the configured threshold (0.0) refuses a change to the recommendations.
     let (status, refused) = server.post(
