@@ -1107,6 +1107,29 @@ codes! {
     /// Fix: use it (for example `rank old_rank` in a decision), or delete it. Version history
     /// keeps the old definition if you need it back.
     UnusedDefinition = ("W0007", "unused-definition", Warning, "a definition is never used");
+    /// A test records `seen` impressions where no decision counts them.
+    ///
+    /// `seen "offer" N times` records impressions at the test's context placement and channel,
+    /// and a decision's caps count only impressions at its own placement. A test without a
+    /// `context` records them at placement `""`, and a context naming a placement no decision
+    /// serves records them where no cap looks: the test passes or fails for the wrong reason.
+    ///
+    /// ```policy
+    /// test "the hero stops after three views" {
+    ///   profile base_profile
+    ///   catalog demo_offers
+    ///   seen "welcome-10" 3 times 1d ago
+    ///   expect home_hero.first != "welcome-10"
+    /// }
+    /// ```
+    ///
+    /// ```text
+    /// warning[W0008]: these impressions never count towards a cap: the test sets no `context`, so they are recorded at placement ""
+    /// ```
+    ///
+    /// Fix: add `context { channel: Web, placement: "home.hero" }`, naming the placement of the
+    /// decision whose caps the test is about.
+    UncountedImpressions = ("W0008", "uncounted-impressions", Warning, "test impressions are recorded where no cap counts them");
 }
 
 #[cfg(test)]

@@ -1027,6 +1027,7 @@ impl<'a> Checker<'a> {
             span: t.name.span,
         };
         let mut seen: Vec<(&'static str, Span)> = Vec::new();
+        let mut first_seen: Option<Span> = None;
         for c in &t.clauses {
             let once = match &c.kind {
                 ast::TestClauseKind::Now(_) => Some("now"),
@@ -1116,6 +1117,7 @@ impl<'a> Checker<'a> {
                         times: times.value as u32,
                         ago_ms: ago.map(|a| a.millis).unwrap_or(DEFAULT_SEEN_AGO_MS),
                     });
+                    first_seen.get_or_insert(c.span);
                 }
                 ast::TestClauseKind::Expect(e) => {
                     let x = self.check_as(e, &Type::Bool);
@@ -1123,8 +1125,56 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        if let Some(span) = first_seen {
+            self.check_seen_placement(&out, span);
+        }
         out.frame = self.body.frame;
         out
+    }
+
+    /// `seen` impressions are recorded at the test's context placement, and a decision's caps
+    /// count only impressions at its own placement: without a `context`, or with a placement no
+    /// decision serves, the impressions can never count (`W0008`).
+    fn check_seen_placement(&mut self, test: &ir::TestDef, seen_span: Span) {
+        let placement = match &test.context {
+            None => Some(String::new()),
+            Some(ctx) => {
+                let context = &self.program.schemas[self.program.builtins.context as usize];
+                let index = context.fields.iter().position(|f| f.name == "placement");
+                match (&ctx.kind, index) {
+                    (ExprKind::Record { fields, .. }, Some(i)) => match fields.get(i).and_then(Option::as_ref) {
+                        Some(Expr {
+                            kind: ExprKind::Lit(Literal::String(p)),
+                            ..
+                        }) => Some(p.to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            }
+        };
+        // Only a literal placement can be checked; anything else is the author's to get right.
+        let Some(placement) = placement else { return };
+        if self.program.decisions.iter().any(|d| d.placement == placement) {
+            return;
+        }
+        // The closest served placement (a typo), else the first one, as the example.
+        let served = self.program.decisions.iter().map(|d| d.placement.as_str());
+        let example = crate::diagnostics::did_you_mean(&placement, served)
+            .or_else(|| self.program.decisions.first().map(|d| d.placement.clone()))
+            .unwrap_or_else(|| "home.hero".to_string());
+        let message = if test.context.is_none() {
+            "these impressions never count towards a cap: the test sets no `context`, so they are recorded at placement \"\"".to_string()
+        } else {
+            format!("these impressions never count towards a cap: no decision serves placement \"{placement}\"")
+        };
+        self.report(
+            Diagnostic::new(Code::UncountedImpressions, seen_span, message)
+                .with_label("recorded where no decision looks")
+                .with_help(format!(
+                    "`seen` impressions are recorded at the test's context placement; name the placement of the decision whose caps you test, e.g. `context {{ channel: Web, placement: \"{example}\" }}`"
+                )),
+        );
     }
 
     /// Folds a literal to a [`Literal`] for table cells; `None` (reported) if not constant.
