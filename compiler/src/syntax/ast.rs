@@ -295,6 +295,9 @@ pub struct ExperimentDecl {
 pub struct Percent {
     /// Hundredths of a percent: `33.34%` is 3334; `100%` is 10000.
     pub basis_points: u32,
+    /// False when the literal had more than two decimals (reported as `E0003`; the value is
+    /// rounded), so checks that add weights up stay quiet instead of reporting a second error.
+    pub exact: bool,
     pub span: Span,
 }
 

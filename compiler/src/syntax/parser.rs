@@ -607,6 +607,12 @@ impl<'a> Cx<'a> {
         if text == ":" && wants.contains(&Want::Token("=".into())) {
             return Some("write `=` here".into());
         }
+        if text == "[" && wants.contains(&Want::Operator) {
+            return Some(
+                "lists and sets have no indexing: test their elements with `any x in xs: …`, `all`, `count` or `contains`"
+                    .into(),
+            );
+        }
         if t.kind == TokenKind::Word && wants.contains(&Want::Operator) {
             match text {
                 "AND" | "And" => return Some("write `and`".into()),
@@ -1615,10 +1621,15 @@ impl<'c, 'a> Builder<'c, 'a> {
     fn percent(&mut self, p: Pair<'_, Rule>) -> ast::Percent {
         let span = self.span(&p);
         let (basis_points, err) = parse_percent(p.as_str());
+        let exact = err.is_none();
         if let Some(err) = err {
             self.invalid_literal(span, err);
         }
-        ast::Percent { basis_points, span }
+        ast::Percent {
+            basis_points,
+            exact,
+            span,
+        }
     }
 
     // ---- expressions ---------------------------------------------------------------------------
@@ -2013,30 +2024,34 @@ fn parse_duration(text: &str) -> Result<i64, LitError> {
         })
 }
 
-/// `33.34%` → 3334 basis points, exactly. Returns the value to use even when invalid (too
-/// many decimals are truncated; too large saturates), with the problem.
+/// `33.34%` → 3334 basis points, exactly. Returns the value to use even when invalid (more
+/// than two decimals are rounded to the nearest hundredth, which the help suggests; too large
+/// saturates), with the problem.
 fn parse_percent(text: &str) -> (u32, Option<LitError>) {
     let body = text.strip_suffix('%').unwrap_or(text);
     let (whole, decimals) = body.split_once('.').unwrap_or((body, ""));
-    let mut err = None;
-    let mut decimals = decimals.to_string();
-    if decimals.len() > 2 {
-        err = Some(
-            LitError::new("percentages have at most two decimals").help(format!("write `{whole}.{}%`", &decimals[..2])),
-        );
-        decimals.truncate(2);
+    let mut hundredths = decimals.chars().take(2).collect::<String>();
+    while hundredths.len() < 2 {
+        hundredths.push('0');
     }
-    while decimals.len() < 2 {
-        decimals.push('0');
-    }
+    let round_up = decimals.len() > 2 && decimals[2..].starts_with(['5', '6', '7', '8', '9']);
     let value = digits_without_underscores(whole)
         .parse::<u64>()
         .ok()
         .and_then(|w| w.checked_mul(100))
-        .and_then(|w| w.checked_add(decimals.parse::<u64>().ok()?))
+        .and_then(|w| w.checked_add(hundredths.parse::<u64>().ok()?))
+        .map(|bp| bp + u64::from(round_up))
         .and_then(|bp| u32::try_from(bp).ok());
     match value {
-        Some(bp) => (bp, err),
+        Some(bp) if decimals.len() > 2 => (
+            bp,
+            Some(LitError::new("percentages have at most two decimals").help(format!(
+                "write `{}.{:02}%`",
+                bp / 100,
+                bp % 100
+            ))),
+        ),
+        Some(bp) => (bp, None),
         None => (
             u32::MAX,
             Some(LitError::new("percentage out of range").help("weights are at most `100%`")),
@@ -2336,6 +2351,13 @@ mod literal_tests {
             err.map(|e| e.message).as_deref(),
             Some("percentages have at most two decimals")
         );
+        // Rounded to the nearest hundredth, carrying into the whole part.
+        let (v, err) = parse_percent("66.667%");
+        assert_eq!(v, 6667);
+        assert_eq!(err.and_then(|e| e.help).as_deref(), Some("write `66.67%`"));
+        let (v, err) = parse_percent("9.995%");
+        assert_eq!(v, 1000);
+        assert_eq!(err.and_then(|e| e.help).as_deref(), Some("write `10.00%`"));
         assert!(parse_percent("99999999999%").1.is_some());
     }
 

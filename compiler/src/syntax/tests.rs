@@ -496,6 +496,11 @@ fn e0001_syntax_errors_say_what_was_expected_and_found() {
             Some("write `and`"),
         ),
         (
+            "package a\nsegment s = xs[0] == 1\n",
+            "E0001 24..25 expected an operator, found `[`",
+            Some("lists and sets have no indexing: test their elements with `any x in xs: …`, `all`, `count` or `contains`"),
+        ),
+        (
             "package a\nsegment s = a }\n",
             "E0001 24..25 expected an operator, found `}`",
             Some("this `}` has no matching opening bracket; remove it"),

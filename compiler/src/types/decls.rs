@@ -579,6 +579,8 @@ impl<'a> Checker<'a> {
         let mut variants: Vec<ir::VariantDef> = Vec::new();
         let mut variant_spans: Vec<Span> = Vec::new();
         let mut total: u64 = 0;
+        // A weight with too many decimals is already `E0003`; the sum would be a second report.
+        let mut inexact: Option<Span> = None;
         for item in &x.items {
             match item {
                 ast::ExperimentItem::Salt { value, span } => {
@@ -647,6 +649,9 @@ impl<'a> Checker<'a> {
                         );
                     }
                     total += u64::from(weight.basis_points);
+                    if !weight.exact {
+                        inexact.get_or_insert(weight.span);
+                    }
                     variants.push(ir::VariantDef {
                         name: name.name.clone(),
                         weight_bp: weight.basis_points,
@@ -672,7 +677,7 @@ impl<'a> Checker<'a> {
                 .with_label("needs `variant` clauses")
                 .with_help("add e.g. `variant control 50%` and `variant treatment 50%`"),
             );
-        } else if total != 10_000 {
+        } else if total != 10_000 && inexact.is_none() {
             let pct = |bp: u64| {
                 if bp.is_multiple_of(100) {
                     format!("{}%", bp / 100)
