@@ -369,6 +369,71 @@ fn experiments_of_one_layer_never_share_a_subject() {
 }
 
 #[test]
+fn channel_caps_count_views_at_other_placements_of_the_channel() {
+    let dir = TempDir::new("subjects-channel-cap");
+    let server = Server::demo(&dir);
+    // At most four Web impressions a day, whatever the placement, before the hero rests.
+    let sources = demo_sources(|name, text| {
+        if name.ends_with("home.policy") {
+            text.replacen(
+                "  cap offer 3 per 7d\n",
+                "  cap offer 3 per 7d\n  cap channel 4 per 1d\n",
+                1,
+            )
+        } else {
+            text
+        }
+    });
+    let (status, body) = server.post(
+        "/admin/bundles",
+        &json!({"tenant_id": "demo", "author": "ann", "message": "channel cap", "sources": sources}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let hero_web = decide_body("u-00024", "Web", "home.hero");
+    assert_eq!(shown(&server.decide(&hero_web)), ["welcome-10"]);
+    // Four views of the recommendations strip (home.recs, also Web).
+    let recs = server.decide(&decide_body("u-00024", "Web", "home.recs"));
+    let offer = shown(&recs).first().cloned().expect("a recommendation");
+    for _ in 0..3 {
+        let (status, v) = server.post(
+            "/personalization/events",
+            &json!({"decision_id": recs["decision_id"], "type": "view", "offer_id": offer}),
+        );
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(
+            shown(&server.decide(&hero_web)),
+            ["welcome-10"],
+            "three views are under the cap"
+        );
+    }
+    let (status, _) = server.post(
+        "/personalization/events",
+        &json!({"decision_id": recs["decision_id"], "type": "view", "offer_id": offer}),
+    );
+    assert_eq!(status, 200);
+    let capped = server.decide(&json!({
+        "subject": {"id": "u-00024", "tenant_id": "demo"},
+        "context": {"channel": "Web", "placement": "home.hero"},
+    }));
+    assert_eq!(capped["fallback"]["reason"], "nothing_eligible", "{capped}");
+    // The App channel has its own count.
+    assert_eq!(
+        shown(&server.decide(&decide_body("u-00024", "App", "home.hero"))),
+        ["welcome-10"]
+    );
+    // `?explain=true` names the cap.
+    let (_, explained) = server.post(
+        "/personalization/decide?explain=true",
+        &decide_body("u-00024", "Web", "home.hero"),
+    );
+    let text = explained["explain"]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("capped by `cap channel 4 per 1d`: seen 4 times"),
+        "{text}"
+    );
+}
+
+#[test]
 fn dependency_failures_serve_the_fallback_and_say_so() {
     let dir = TempDir::new("subjects-degrade");
     let server = Server::start(&dir.0, true, &[("TAILOR_FAULTS", "1"), ("TAILOR_DEADLINE_MS", "50")]);

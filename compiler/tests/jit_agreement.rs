@@ -713,7 +713,11 @@ fn program(seed: u64) -> String {
     }
     out += "}\n";
     let max = 1 + g.rng.below(4);
-    let cap = if g.rng.chance(50) { "  cap offer 2 per 1d\n" } else { "" };
+    let cap = match g.rng.below(4) {
+        0 | 1 => "  cap offer 2 per 1d\n",
+        2 => "  cap channel 3 per 1d\n",
+        _ => "",
+    };
     let channels = if g.rng.chance(30) { "  channels Web, App\n" } else { "" };
     let consent = if g.rng.chance(20) { "  consent marketing\n" } else { "" };
     out += &format!(
@@ -887,8 +891,9 @@ fn check_seed(seed: u64) -> Result<(), TestCaseError> {
             impressions: (0..r.below(4))
                 .map(|k| Impression {
                     offer_id: format!("o{k}"),
-                    placement: "p".into(),
-                    channel: 0,
+                    // Some at another placement or channel: only `cap channel` counts the former.
+                    placement: if k % 2 == 0 { "p".into() } else { "q".into() },
+                    channel: (k % 3) as u32,
                     at_ms: now_ms - 3_600_000 * k as i64,
                 })
                 .collect(),

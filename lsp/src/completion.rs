@@ -85,6 +85,7 @@ fn clause_words(keyword: &str) -> &'static [&'static str] {
             "max",
             "cap",
             "offer",
+            "channel",
             "per",
             "consent",
             "fallback",

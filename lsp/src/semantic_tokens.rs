@@ -122,6 +122,7 @@ const KEYWORDS: &[&str] = &[
     "max",
     "cap",
     "offer",
+    "channel",
     "per",
     "consent",
     "fallback",

@@ -121,7 +121,7 @@ fn explain_rerun(doc: &mut Json, record: &AuditRecord, r: &Reproduced) {
             "consent_enforced": record.inputs["constraints"]["require_consent"].as_bool().unwrap_or(true),
             "max": def.max,
             "caps": def.caps.iter().map(|c| json!({
-                "scope": match c.scope { tailor_compiler::ir::CapScope::Offer => "offer", tailor_compiler::ir::CapScope::Placement => "placement" },
+                "scope": c.scope.keyword(),
                 "limit": c.limit,
                 "window_ms": c.window_ms,
             })).collect::<Vec<_>>(),

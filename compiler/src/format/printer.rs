@@ -387,6 +387,7 @@ impl<'a> Printer<'a> {
                 let scope = match scope {
                     CapScope::Offer => "offer",
                     CapScope::Placement => "placement",
+                    CapScope::Channel => "channel",
                 };
                 format!(
                     "cap {scope} {} per {}",

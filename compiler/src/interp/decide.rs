@@ -108,10 +108,7 @@ pub enum CandidateOutcome {
 }
 
 fn serialize_cap_scope<S: Serializer>(scope: &CapScope, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(match scope {
-        CapScope::Offer => "offer",
-        CapScope::Placement => "placement",
-    })
+    s.serialize_str(scope.keyword())
 }
 
 /// An eligibility block applied to a catalog.
@@ -398,17 +395,26 @@ pub fn decide_with(
         out.trace.push(CandidateTrace { id, outcome });
     }
 
-    // Caps: impressions at this placement within the window (now - window, now].
+    // Caps: impressions within the window (now - window, now], at this placement (of the
+    // offer, or of anything), or on the request's channel at any placement.
     let now = env.now_ms;
-    let seen = |window_ms: i64, offer: Option<&str>| -> u64 {
+    let channel = if def.caps.iter().any(|c| c.scope == CapScope::Channel) {
+        Some(context_channel(program, &env.context)?)
+    } else {
+        None
+    };
+    let seen = |scope: CapScope, window_ms: i64, offer: &str| -> u64 {
         let start = now.saturating_sub(window_ms);
         env.impressions
             .iter()
             .filter(|i| {
-                i.placement == def.placement
-                    && i.at_ms > start
+                i.at_ms > start
                     && i.at_ms <= now
-                    && offer.is_none_or(|o| i.offer_id == o)
+                    && match scope {
+                        CapScope::Offer => i.placement == def.placement && i.offer_id == offer,
+                        CapScope::Placement => i.placement == def.placement,
+                        CapScope::Channel => Some(i.channel) == channel,
+                    }
             })
             .count() as u64
     };
@@ -418,10 +424,7 @@ pub fn decide_with(
             return false;
         };
         for cap in &def.caps {
-            let n = match cap.scope {
-                CapScope::Placement => seen(cap.window_ms, None),
-                CapScope::Offer => seen(cap.window_ms, Some(&trace.id)),
-            };
+            let n = seen(cap.scope, cap.window_ms, &trace.id);
             if n >= u64::from(cap.limit) {
                 capped.push((
                     t,

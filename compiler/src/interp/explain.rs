@@ -5,7 +5,6 @@
 use crate::interp::decide::{CandidateOutcome, DecisionOutcome, EligibilityReport, FallbackReason};
 use crate::interp::time::format_duration;
 use crate::interp::value::{format_float, quote};
-use crate::ir::CapScope;
 use std::fmt::Write;
 
 fn reason_text(reason: FallbackReason) -> &'static str {
@@ -80,10 +79,7 @@ pub fn explain_decision(outcome: &DecisionOutcome) -> String {
                     seen,
                 } => format!(
                     "capped by `cap {} {limit} per {}`: seen {seen} time{}",
-                    match scope {
-                        CapScope::Offer => "offer",
-                        CapScope::Placement => "placement",
-                    },
+                    scope.keyword(),
                     format_duration(*window_ms),
                     if *seen == 1 { "" } else { "s" }
                 ),

@@ -655,6 +655,44 @@ fn placement_caps_stop_every_candidate() {
 }
 
 #[test]
+fn channel_caps_count_the_channel_across_placements() {
+    let mut program = shop_program();
+    program.decisions[0].caps = vec![CapDef {
+        scope: CapScope::Channel,
+        limit: 2,
+        window_ms: DAY,
+    }];
+    let on = |channel: u32, placement: &str, ago_ms: i64| Impression {
+        channel,
+        ..seen("x", placement, ago_ms)
+    };
+    // The env's request is on channel 0. Impressions on channel 1, or older than the window,
+    // do not count; one on channel 0 at another placement does.
+    let mut e = env();
+    e.impressions = vec![
+        on(0, "email", 1000),
+        on(1, "home.hero", 1000),
+        on(0, "home.hero", 2 * DAY),
+    ];
+    let r = decide(&program, 0, &e, &catalog(), None).map(|o| o.offers.len());
+    assert_eq!(r, Ok(2));
+    e.impressions.push(on(0, "checkout", 5000));
+    let outcome = decide(&program, 0, &e, &catalog(), None);
+    let Ok(outcome) = outcome else { panic!("{outcome:?}") };
+    assert!(outcome.offers.is_empty(), "{outcome:?}");
+    assert_eq!(
+        outcome.trace[0].outcome,
+        CandidateOutcome::Capped {
+            scope: CapScope::Channel,
+            limit: 2,
+            window_ms: DAY,
+            seen: 2
+        }
+    );
+    assert!(explain_decision(&outcome).contains("capped by `cap channel 2 per 1d`: seen 2 times"));
+}
+
+#[test]
 fn experiment_assignment_is_deterministic_and_balanced() {
     let exp = experiment("hero", "hero-salt", 0, &[("control", 5000), ("urgent", 5000)]);
     let mut counts = [0u32; 2];

@@ -473,10 +473,25 @@ pub struct LayerSlot {
     pub span: Span,
 }
 
+/// What a frequency cap counts: the subject's impressions of one offer at the decision's
+/// placement, of anything at the placement, or of anything on the request's channel at any
+/// placement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CapScope {
     Offer,
     Placement,
+    Channel,
+}
+
+impl CapScope {
+    /// The word after `cap` in the source: `offer`, `placement` or `channel`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            CapScope::Offer => "offer",
+            CapScope::Placement => "placement",
+            CapScope::Channel => "channel",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -338,6 +338,8 @@ pub enum CapScope {
     Offer,
     /// Per subject and placement.
     Placement,
+    /// Per subject and channel, across placements.
+    Channel,
 }
 
 #[derive(Debug, Clone)]

@@ -717,7 +717,7 @@ impl Want {
         vec![match self {
             Want::RuleKeyword => return words(&["require", "deny"]),
             Want::HitPolicy => return words(&["first", "unique", "collect"]),
-            Want::CapScope => return words(&["offer", "placement"]),
+            Want::CapScope => return words(&["offer", "placement", "channel"]),
             Want::Expression => "an expression".into(),
             Want::Name => "a name".into(),
             Want::Type => "a type".into(),
@@ -764,7 +764,7 @@ impl Want {
             Want::TestClause => lit(TEST_WORDS),
             Want::RuleKeyword => lit(&["require", "deny"]),
             Want::HitPolicy => lit(&["first", "unique", "collect"]),
-            Want::CapScope => lit(&["offer", "placement"]),
+            Want::CapScope => lit(&["offer", "placement", "channel"]),
             _ => false,
         }
     }
@@ -1545,6 +1545,7 @@ impl<'c, 'a> Builder<'c, 'a> {
                 let scope = match take(&mut it, Rule::cap_scope)?.as_str() {
                     "offer" => ast::CapScope::Offer,
                     "placement" => ast::CapScope::Placement,
+                    "channel" => ast::CapScope::Channel,
                     _ => return None,
                 };
                 let limit = self.int_lit(take(&mut it, Rule::int)?);

@@ -891,6 +891,7 @@ impl<'a> Checker<'a> {
                         scope: match scope {
                             ast::CapScope::Offer => ir::CapScope::Offer,
                             ast::CapScope::Placement => ir::CapScope::Placement,
+                            ast::CapScope::Channel => ir::CapScope::Channel,
                         },
                         limit: limit.value as u32,
                         window_ms: window.millis,
@@ -1160,7 +1161,13 @@ impl<'a> Checker<'a> {
         };
         // Only a literal placement can be checked; anything else is the author's to get right.
         let Some(placement) = placement else { return };
-        if self.program.decisions.iter().any(|d| d.placement == placement) {
+        // A `cap channel` counts impressions at any placement.
+        let channel_caps = self
+            .program
+            .decisions
+            .iter()
+            .any(|d| d.caps.iter().any(|c| c.scope == ir::CapScope::Channel));
+        if channel_caps || self.program.decisions.iter().any(|d| d.placement == placement) {
             return;
         }
         // The closest served placement (a typo), else the first one, as the example.
