@@ -231,18 +231,57 @@ impl Bundle {
         catalog: &PreparedCatalog,
         max_override: Option<u32>,
     ) -> Result<DecisionOutcome, EvalError> {
+        self.decide_traced(backend, env, decision, catalog, max_override, true)
+    }
+
+    /// [`Bundle::decide`] without the per-candidate trace: the outcome's `trace` is empty, and
+    /// everything else (offers, scores, variant, fallback) is identical. For callers that only
+    /// use the answer (batch plans), it saves building and freeing an entry per candidate.
+    pub fn decide_untraced(
+        &self,
+        backend: Backend,
+        env: &Env,
+        decision: DecisionId,
+        catalog: &PreparedCatalog,
+        max_override: Option<u32>,
+    ) -> Result<DecisionOutcome, EvalError> {
+        self.decide_traced(backend, env, decision, catalog, max_override, false)
+    }
+
+    fn decide_traced(
+        &self,
+        backend: Backend,
+        env: &Env,
+        decision: DecisionId,
+        catalog: &PreparedCatalog,
+        max_override: Option<u32>,
+        trace: bool,
+    ) -> Result<DecisionOutcome, EvalError> {
         match backend {
-            Backend::Interpreter => interp::decide(&self.program, decision, env, &catalog.offers, max_override),
+            Backend::Interpreter => {
+                let evaluator = interp::Evaluator::new(&self.program);
+                let request = evaluator.request(env);
+                interp::decide_traced(
+                    &self.program,
+                    env,
+                    &mut &request,
+                    decision,
+                    &catalog.offers,
+                    max_override,
+                    trace,
+                )
+            }
             Backend::Jit => {
                 let (jit, laid_out) = self.jit_catalog(catalog)?;
                 let mut request = jit.request(laid_out, env)?;
-                interp::decide_with(
+                interp::decide_traced(
                     &self.program,
                     env,
                     &mut request,
                     decision,
                     &catalog.offers,
                     max_override,
+                    trace,
                 )
             }
         }

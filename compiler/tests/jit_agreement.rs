@@ -906,6 +906,18 @@ fn check_seed(seed: u64) -> Result<(), TestCaseError> {
             same(&a, &b),
             "seed {seed}: decisions differ\n{text}\ninterpreter: {a:?}\njit: {b:?}"
         );
+        // Without the trace, both backends give the same answer, and only the trace is gone.
+        for backend in [Backend::Interpreter, Backend::Jit] {
+            let untraced = bundle.decide_untraced(backend, &env, dec, &catalog, max);
+            let expected = a.clone().map(|mut o| {
+                o.trace.clear();
+                o
+            });
+            prop_assert!(
+                same(&untraced, &expected),
+                "seed {seed}: untraced {backend:?} differs\n{text}\nuntraced: {untraced:?}\ntraced: {a:?}"
+            );
+        }
         let kind = match &a {
             Err(_) => 0,
             Ok(o) if !o.offers.is_empty() => 1,

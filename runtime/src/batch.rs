@@ -519,7 +519,9 @@ fn evaluate(plan: &Plan, replica: &Replica, evaluator: &Evaluator<'_>, valid: (&
         }
     }
     let def = program.decisions.get(plan.target.decision as usize);
-    let decided = replica.bundle.decide(
+    // Rows carry only the answer, so the per-candidate trace is not built (it was about half
+    // of a plan's CPU time; docs/benchmarks.md, "Batch plans").
+    let decided = replica.bundle.decide_untraced(
         plan.backend,
         &env,
         plan.target.decision,

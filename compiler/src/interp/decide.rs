@@ -310,6 +310,22 @@ pub fn decide_with(
     catalog: &[Value],
     max_override: Option<u32>,
 ) -> Result<DecisionOutcome, EvalError> {
+    decide_traced(program, env, engine, decision, catalog, max_override, true)
+}
+
+/// [`decide_with`], optionally without the per-candidate trace: with `trace` false the
+/// outcome's `trace` is empty and nothing else differs (the chosen offers, scores, variant and
+/// fallback are the same), which saves building and freeing an entry per candidate when only
+/// the answer is wanted (batch plans).
+pub fn decide_traced(
+    program: &Program,
+    env: &crate::interp::eval::Env,
+    engine: &mut impl CandidateEvaluator,
+    decision: DecisionId,
+    catalog: &[Value],
+    max_override: Option<u32>,
+    trace: bool,
+) -> Result<DecisionOutcome, EvalError> {
     let def = program
         .decisions
         .get(decision as usize)
@@ -322,7 +338,7 @@ pub fn decide_with(
         variant: None,
         fallback: None,
         ttl_ms: def.ttl_ms,
-        trace: Vec::with_capacity(catalog.len()),
+        trace: Vec::with_capacity(if trace { catalog.len() } else { 0 }),
     };
     let fall_back = |mut out: DecisionOutcome, reason: FallbackReason| -> Result<DecisionOutcome, EvalError> {
         out.fallback = Some(Fallback {
@@ -364,8 +380,8 @@ pub fn decide_with(
         .get(def.candidates as usize)
         .ok_or_else(|| internal(format!("no eligibility {}", def.candidates)))?;
     let id_index = id_field(program, elig.schema);
-    // Survivors, as (trace index, catalog position).
-    let mut survivors: Vec<(usize, usize)> = Vec::new();
+    // Survivors, as (trace index, catalog position, id); the trace index is unused untraced.
+    let mut survivors: Vec<(usize, usize, Arc<str>)> = Vec::new();
     let failing = engine.first_failing_rules(def.candidates, catalog)?;
     if failing.len() != catalog.len() {
         return Err(internal(
@@ -373,6 +389,12 @@ pub fn decide_with(
         ));
     }
     for (position, (candidate, failed)) in catalog.iter().zip(failing).enumerate() {
+        if !trace {
+            if failed.is_none() {
+                survivors.push((0, position, candidate_id(candidate, id_index, position)));
+            }
+            continue;
+        }
         let id = candidate_id(candidate, id_index, position);
         let outcome = match failed {
             Some(i) => {
@@ -383,7 +405,7 @@ pub fn decide_with(
                 }
             }
             None => {
-                survivors.push((out.trace.len(), position));
+                survivors.push((out.trace.len(), position, id.clone()));
                 // Replaced below by the candidate's cap or score.
                 CandidateOutcome::Kept {
                     score: 0.0,
@@ -419,15 +441,12 @@ pub fn decide_with(
             .count() as u64
     };
     let mut capped = Vec::new();
-    survivors.retain(|&(t, _)| {
-        let Some(trace) = out.trace.get(t) else {
-            return false;
-        };
+    survivors.retain(|(t, _, id)| {
         for cap in &def.caps {
-            let n = seen(cap.scope, cap.window_ms, &trace.id);
+            let n = seen(cap.scope, cap.window_ms, id);
             if n >= u64::from(cap.limit) {
                 capped.push((
-                    t,
+                    *t,
                     CandidateOutcome::Capped {
                         scope: cap.scope,
                         limit: cap.limit,
@@ -441,8 +460,8 @@ pub fn decide_with(
         true
     });
     for (t, outcome) in capped {
-        if let Some(trace) = out.trace.get_mut(t) {
-            trace.outcome = outcome;
+        if let Some(entry) = out.trace.get_mut(t).filter(|_| trace) {
+            entry.outcome = outcome;
         }
     }
 
@@ -454,47 +473,46 @@ pub fn decide_with(
                 .rankings
                 .get(r as usize)
                 .ok_or_else(|| internal(format!("no ranking {r}")))?;
-            let positions: Vec<usize> = survivors.iter().map(|&(_, p)| p).collect();
+            let positions: Vec<usize> = survivors.iter().map(|&(_, p, _)| p).collect();
             let scores = engine.rank_scores(r, catalog, &positions)?;
             if scores.len() != survivors.len() {
                 return Err(internal(
                     "a backend returned scores for a different number of candidates",
                 ));
             }
-            for ((t, _), s) in survivors.into_iter().zip(scores) {
-                let names = s
-                    .boosts
-                    .iter()
-                    .filter_map(|&b| rdef.boosts.get(b).map(|b| b.id.clone()))
-                    .collect::<Vec<_>>();
-                scored.push((t, s.score, names));
+            for ((t, _, id), s) in survivors.into_iter().zip(scores) {
+                let names = if trace {
+                    s.boosts
+                        .iter()
+                        .filter_map(|&b| rdef.boosts.get(b).map(|b| b.id.clone()))
+                        .collect::<Vec<_>>()
+                } else {
+                    Vec::new()
+                };
+                scored.push((t, s.score, names, id));
             }
         }
         None => {
-            for (t, _) in survivors {
-                scored.push((t, 0.0, Vec::new()));
+            for (t, _, id) in survivors {
+                scored.push((t, 0.0, Vec::new(), id));
             }
         }
     }
     scored.sort_by(|a, b| score_order(a.1, b.1));
 
     let max = def.max.min(max_override.unwrap_or(u32::MAX)) as usize;
-    for (position, (t, score, boosts)) in scored.into_iter().enumerate() {
-        let Some(trace) = out.trace.get_mut(t) else {
-            continue;
-        };
+    for (position, (t, score, boosts, id)) in scored.into_iter().enumerate() {
         let chosen = position < max;
         if chosen {
-            out.offers.push(Chosen {
-                id: trace.id.clone(),
-                score,
-            });
+            out.offers.push(Chosen { id, score });
         }
-        trace.outcome = CandidateOutcome::Kept {
-            score,
-            rank: chosen.then(|| (position + 1) as u32),
-            boosts,
-        };
+        if let Some(entry) = out.trace.get_mut(t).filter(|_| trace) {
+            entry.outcome = CandidateOutcome::Kept {
+                score,
+                rank: chosen.then(|| (position + 1) as u32),
+                boosts,
+            };
+        }
     }
 
     if out.offers.is_empty() && def.fallback.is_some() {
