@@ -528,12 +528,19 @@ impl Replayer {
             .unwrap_or_else(|| Err("not loaded".into()))
     }
 
-    /// Runs a record's inputs on `bundle` with `catalog`.
-    fn run(&mut self, record: &AuditRecord, bundle: &Bundle, catalog: &LoadedCatalog) -> Result<Rerun, String> {
+    /// Runs a record's inputs on `bundle` with `catalog`; without the per-candidate trace when
+    /// only the answer is compared (a what-if's candidate run).
+    fn run(
+        &mut self,
+        record: &AuditRecord,
+        bundle: &Bundle,
+        catalog: &LoadedCatalog,
+        trace: bool,
+    ) -> Result<Rerun, String> {
         let subject = self
             .subject(&record.tenant_id, &record.subject_hash)?
             .ok_or_else(|| SUBJECT_UNKNOWN.to_string())?;
-        run_on(self.backend, record, bundle, catalog, &subject)
+        run_on(self.backend, record, bundle, catalog, &subject, trace)
     }
 
     /// Why a record evaluated no policy, if it did not.
@@ -573,7 +580,7 @@ impl Replayer {
                 catalog.hash, record.catalog_hash
             ));
         }
-        let rerun = self.run(record, &bundle, &catalog)?;
+        let rerun = self.run(record, &bundle, &catalog, true)?;
         let status = match compare(record, &rerun, &catalog) {
             None => Status::Identical,
             Some(difference) => Status::Different { difference },
@@ -601,7 +608,7 @@ impl Replayer {
             .subject(&record.tenant_id, &record.subject_hash)?
             .ok_or_else(|| SUBJECT_UNKNOWN.to_string())?;
         let env = env_from_inputs(&bundle, &record.inputs, &subject)?;
-        let rerun = self.run(record, &bundle, &catalog)?;
+        let rerun = self.run(record, &bundle, &catalog, true)?;
         let status = match compare(record, &rerun, &catalog) {
             None => Status::Identical,
             Some(difference) => Status::Different { difference },
@@ -669,7 +676,7 @@ impl Replayer {
         let statuses = par_map(&work, jobs, &|(record, ready)| {
             let status = match ready {
                 Err(status) => Status::clone(status),
-                Ok((bundle, catalog, subject)) => match run_on(backend, record, bundle, catalog, subject) {
+                Ok((bundle, catalog, subject)) => match run_on(backend, record, bundle, catalog, subject, true) {
                     Err(reason) => Status::Unreproducible { reason },
                     Ok(rerun) => match compare(record, &rerun, catalog) {
                         None => Status::Identical,
@@ -767,7 +774,7 @@ impl Replayer {
             };
             let after = match self
                 .candidate_catalog(record, candidate)
-                .and_then(|c| self.run(record, candidate, &c))
+                .and_then(|c| self.run(record, candidate, &c, false))
             {
                 Ok(r) => r.shown,
                 Err(_) => {
@@ -812,13 +819,15 @@ const SUBJECT_UNKNOWN: &str =
     "subject id unknown (give its id: `--subjects` or `--subject-id`, or `subject_ids` over HTTP)";
 
 /// Runs a record's inputs for `subject` on `bundle` with `catalog`. Needs nothing mutable, so
-/// records run on many threads at once.
+/// records run on many threads at once. Without `trace`, the outcome has no per-candidate
+/// trace (everything else is the same): enough when only what was shown is compared.
 fn run_on(
     backend: Backend,
     record: &AuditRecord,
     bundle: &Bundle,
     catalog: &LoadedCatalog,
     subject: &str,
+    trace: bool,
 ) -> Result<Rerun, String> {
     let program = bundle.program();
     let decision = program
@@ -832,7 +841,12 @@ fn run_on(
     let max = record.inputs["constraints"]["max_variants"]
         .as_u64()
         .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
-    match bundle.decide(backend, &env, decision, &catalog.prepared, max) {
+    let decided = if trace {
+        bundle.decide(backend, &env, decision, &catalog.prepared, max)
+    } else {
+        bundle.decide_untraced(backend, &env, decision, &catalog.prepared, max)
+    };
+    match decided {
         Ok(o) => Ok(Rerun {
             shown: Shown::from_outcome(&o),
             outcome: Some(o),
