@@ -762,25 +762,53 @@ impl Replayer {
     /// fallback or experiment variant would change. Only records reproduced exactly on their own
     /// bundle are compared (the others are `skipped`), so a change is the candidate's doing.
     pub fn what_if(&mut self, records: &[AuditRecord], candidate: &Bundle) -> WhatIf {
+        self.what_if_with(records, candidate, 1)
+    }
+
+    /// [`Replayer::what_if`] on `jobs` threads; the report is the same whatever `jobs`. What
+    /// needs the replayer's caches (both bundles' catalogs, the subject id) is looked up first,
+    /// on this thread; the two evaluations of each record and the comparison run in parallel,
+    /// and the counts are added up in log order.
+    pub fn what_if_with(&mut self, records: &[AuditRecord], candidate: &Bundle, jobs: usize) -> WhatIf {
+        type Ready = Option<(Arc<Bundle>, Arc<LoadedCatalog>, Arc<LoadedCatalog>, String)>;
+        let ready: Vec<Ready> = records
+            .iter()
+            .map(|record| {
+                if Replayer::not_evaluated(record).is_some() {
+                    return None;
+                }
+                let bundle = self.bundle(record).ok()?;
+                let catalog = self.catalog(record, &bundle).ok()?;
+                if catalog.hash != record.catalog_hash {
+                    return None;
+                }
+                let subject = self.subject(&record.tenant_id, &record.subject_hash).ok()??;
+                let candidate_catalog = self.candidate_catalog(record, candidate).ok()?;
+                Some((bundle, catalog, candidate_catalog, subject))
+            })
+            .collect();
+        let backend = self.backend;
+        let work: Vec<(&AuditRecord, Ready)> = records.iter().zip(ready).collect();
+        // Per record: what it showed when reproduced exactly on its own bundle, and what the
+        // candidate shows; `None` when it is skipped.
+        let pairs = par_map(&work, jobs, &|(record, ready)| {
+            let (bundle, catalog, candidate_catalog, subject) = ready.as_ref()?;
+            let before = run_on(backend, record, bundle, catalog, subject, true).ok()?;
+            if compare(record, &before, catalog).is_some() {
+                return None;
+            }
+            let after = run_on(backend, record, candidate, candidate_catalog, subject, false).ok()?;
+            Some((before.shown, after.shown))
+        });
         let mut out = WhatIf {
             candidate_hash: candidate.version().to_string(),
             total: records.len(),
             ..WhatIf::default()
         };
-        for record in records {
-            let Ok((Status::Identical, Some(before))) = self.replay_status(record) else {
+        for (record, pair) in records.iter().zip(pairs) {
+            let Some((before, after)) = pair else {
                 out.skipped += 1;
                 continue;
-            };
-            let after = match self
-                .candidate_catalog(record, candidate)
-                .and_then(|c| self.run(record, candidate, &c, false))
-            {
-                Ok(r) => r.shown,
-                Err(_) => {
-                    out.skipped += 1;
-                    continue;
-                }
             };
             out.compared += 1;
             let placement = out.per_placement.entry(record.placement.clone()).or_default();
@@ -1308,5 +1336,42 @@ mod tests {
         assert_eq!(what_if.compared, records.len());
         assert_eq!(what_if.changed, 0);
         assert!(what_if.changed_decisions.is_empty());
+    }
+
+    #[test]
+    fn a_parallel_what_if_reports_the_same_as_a_sequential_one() {
+        let (store, records) = fixture();
+        let stored = Registry::new(store.clone(), Backend::Interpreter)
+            .version("demo", 1)
+            .unwrap();
+        // A candidate that changes decisions: the hero never shows `welcome-10`.
+        let sources: Vec<BundleSource> = stored
+            .sources
+            .iter()
+            .map(|s| BundleSource {
+                name: s.name.clone(),
+                text: s.text.replacen(
+                    "  deny basket_content:",
+                    "  deny no_welcome: offer.id == \"welcome-10\" because \"pilot\"\n  deny basket_content:",
+                    1,
+                ),
+            })
+            .collect();
+        let candidate = compile_sources(&sources).unwrap();
+        let mut mixed = records.clone();
+        // Some records that are skipped, among compared ones.
+        mixed[1].bundle.version = 99;
+        mixed[5].subject_hash = "0".repeat(32);
+        mixed[7].inputs["degraded"] = Json::String("deadline_exceeded".into());
+        let sequential = replayer().what_if(&mixed, &candidate);
+        assert!(sequential.changed > 0, "{sequential:#?}");
+        assert!(sequential.skipped >= 3, "{sequential:#?}");
+        for jobs in [2, 3, 8] {
+            assert_eq!(
+                replayer().what_if_with(&mixed, &candidate, jobs),
+                sequential,
+                "{jobs} jobs"
+            );
+        }
     }
 }

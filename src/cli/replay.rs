@@ -141,7 +141,8 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
             let sources = tailor_runtime::demo::policy_sources(dir)?;
             let candidate = replay::compile_sources(&sources)
                 .map_err(|e| anyhow::anyhow!("the candidate `{}` does not compile: {e}", dir.display()))?;
-            let what_if = replayer.what_if(&records, &candidate);
+            let jobs = args.jobs.unwrap_or_else(replay::default_jobs).max(1);
+            let what_if = replayer.what_if_with(&records, &candidate, jobs);
             match args.format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&what_if)?),
                 Format::Text => print!("{}", what_if_text(&what_if)),
