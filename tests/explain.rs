@@ -174,6 +174,21 @@ fn logged_decisions_are_explained_by_cli_and_http() {
         "{logged:#}"
     );
     assert_eq!(logged["response"]["decision_id"], walk_in_id.as_str());
+
+    // A subject outside its experiment's layer slice (u-00001 is in the basket-reminder half of
+    // the `email` layer): the explanation says where it fell.
+    let winback = server.decide(&decide_body("u-00001", "Email", "email.winback"));
+    assert_eq!(winback["experiment"]["variant"], Value::Null, "{winback}");
+    let winback_id = winback["decision_id"].as_str().expect("decision id").to_string();
+    let (status, layered) = server.get(&format!("/admin/audit/{winback_id}/explain"));
+    assert_eq!(status, 200, "{layered:#}");
+    let layer = &layered["experiment"]["layer"];
+    assert_eq!(
+        (layer["name"].as_str(), layer["enrolled"].as_bool()),
+        (Some("email"), Some(false)),
+        "{layered:#}"
+    );
+    assert!(layer["bucket"].as_u64().is_some_and(|b| b >= 1 << 31), "{layer}");
     server.kill();
 
     // The CLI, on the stopped server's store: text and JSON.

@@ -137,6 +137,14 @@ fn explain_rerun(doc: &mut Json, record: &AuditRecord, r: &Reproduced) {
                     "holdout_bp": e.holdout_bp,
                     "holdout_bucket": (e.holdout_bp > 0).then(|| bucket(&format!("{}/holdout", e.salt), subject)),
                     "bucket": bucket(&e.salt, subject),
+                    // The layer slice the experiment runs in, and where the subject falls.
+                    "layer": e.layer.as_ref().map(|l| json!({
+                        "name": l.name,
+                        "from_bp": l.from_bp,
+                        "to_bp": l.to_bp,
+                        "bucket": bucket(&format!("layer/{}", l.name), subject),
+                        "enrolled": tailor_compiler::interp::experiment::enrolled(e, subject),
+                    })),
                     "variants": e.variants.iter().map(|v| json!({"name": v.name, "weight_bp": v.weight_bp})).collect::<Vec<_>>(),
                 })
             }
@@ -346,6 +354,24 @@ pub fn to_text(doc: &Json) -> String {
                     text.push_str(&format!(", holdout bucket {h}, holdout {} bp", s(&e["holdout_bp"])));
                 }
                 text.push(')');
+            }
+            if let Some(l) = e.get("layer").and_then(Json::as_object) {
+                let pct = |v: &Json| {
+                    let bp = v.as_u64().unwrap_or(0);
+                    format!("{}.{:02}%", bp / 100, bp % 100)
+                };
+                text.push_str(&format!(
+                    "; layer {} slice {} to {}, layer bucket {}: {}",
+                    s(&l["name"]),
+                    pct(&l["from_bp"]),
+                    pct(&l["to_bp"]),
+                    s(&l["bucket"]),
+                    if l["enrolled"] == true {
+                        "enrolled"
+                    } else {
+                        "outside the slice, not enrolled"
+                    }
+                ));
             }
             line(text);
         }
