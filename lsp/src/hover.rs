@@ -39,10 +39,13 @@ pub fn hover(snap: &Snapshot, file: FileId, offset: usize) -> Option<Hover> {
             );
             (v.span, text)
         }
-        None => {
-            let (span, ty) = innermost_type(snap, file, offset)?;
-            (span, code(&snap.analysis.program.type_name(&ty)))
-        }
+        None => match layer_at(snap, file, offset) {
+            Some(found) => found,
+            None => {
+                let (span, ty) = innermost_type(snap, file, offset)?;
+                (span, code(&snap.analysis.program.type_name(&ty)))
+            }
+        },
     };
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent {
@@ -51,6 +54,59 @@ pub fn hover(snap: &Snapshot, file: FileId, offset: usize) -> Option<Hover> {
         }),
         range: Some(crate::position::range(snap.source(file), span)),
     })
+}
+
+/// On an experiment's `layer` clause: every experiment sharing the layer with its slice, and
+/// the parts of the layer no experiment takes, so a marketer can see where a new test fits.
+fn layer_at(snap: &Snapshot, file: FileId, offset: usize) -> Option<(Span, String)> {
+    let program = &snap.analysis.program;
+    let here = program
+        .experiments
+        .iter()
+        .filter_map(|e| e.layer.as_ref())
+        .find(|l| l.span.file == file && (l.span.start as usize..=l.span.end as usize).contains(&offset))?;
+    let pct = |bp: u32| {
+        if bp.is_multiple_of(100) {
+            format!("{}%", bp / 100)
+        } else {
+            format!("{}.{:02}%", bp / 100, bp % 100)
+        }
+    };
+    let mut slices: Vec<(u32, u32, &str)> = program
+        .experiments
+        .iter()
+        .filter_map(|e| e.layer.as_ref().map(|l| (l, e.name.as_str())))
+        .filter(|(l, _)| l.name == here.name)
+        .map(|(l, name)| (l.from_bp, l.to_bp, name))
+        .collect();
+    slices.sort_unstable();
+    let mut text = format!(
+        "layer `{}`: its experiments are mutually exclusive (a subject is in at most one)\n",
+        here.name
+    );
+    let mut at = 0;
+    let mut free = Vec::new();
+    for (from, to, name) in &slices {
+        if *from > at {
+            free.push(format!("{} to {}", pct(at), pct(*from)));
+        }
+        at = at.max(*to);
+        let this = if (*from, *to) == (here.from_bp, here.to_bp) {
+            " (this one)"
+        } else {
+            ""
+        };
+        text.push_str(&format!("\n- `{name}`: {} to {}{this}", pct(*from), pct(*to)));
+    }
+    if at < 10_000 {
+        free.push(format!("{} to {}", pct(at), pct(10_000)));
+    }
+    if free.is_empty() {
+        text.push_str("\n\nThe layer is full.");
+    } else {
+        text.push_str(&format!("\n\nFree: {}.", free.join(", ")));
+    }
+    Some((here.span, text))
 }
 
 /// Markdown describing a target.
@@ -222,6 +278,27 @@ mod tests {
         assert!(text.contains("len(x: String"), "{text}");
         let text = hover_text(&[("a.policy", "package s\nfn f(n: Int) -> Int = n$0 + 1\n")]);
         assert!(text.contains("n: Int"), "{text}");
+    }
+
+    #[test]
+    fn a_layer_clause_shows_the_layer() {
+        let x = |name: &str, clause: &str| {
+            format!("experiment {name} {{\n  salt \"{name}\"\n  {clause}\n  variant a 100%\n}}\n")
+        };
+        let text = hover_text(&[(
+            "a.policy",
+            &format!(
+                "package s\n{}{}{}segment s = (x is a) or (y is a) or (z is a)\n",
+                x("x", "lay$0er home 0% to 40%"),
+                x("y", "layer home 60% to 100%"),
+                x("z", "layer email 0% to 100%"),
+            ),
+        )]);
+        assert!(text.contains("layer `home`"), "{text}");
+        assert!(text.contains("`s.x`: 0% to 40% (this one)"), "{text}");
+        assert!(text.contains("`s.y`: 60% to 100%"), "{text}");
+        assert!(!text.contains("s.z"), "{text}");
+        assert!(text.contains("Free: 40% to 60%."), "{text}");
     }
 
     #[test]
