@@ -65,13 +65,7 @@ fn layer_at(snap: &Snapshot, file: FileId, offset: usize) -> Option<(Span, Strin
         .iter()
         .filter_map(|e| e.layer.as_ref())
         .find(|l| l.span.file == file && (l.span.start as usize..=l.span.end as usize).contains(&offset))?;
-    let pct = |bp: u32| {
-        if bp.is_multiple_of(100) {
-            format!("{}%", bp / 100)
-        } else {
-            format!("{}.{:02}%", bp / 100, bp % 100)
-        }
-    };
+    let pct = |bp: u32| tailor_compiler::ir::percent_text(u64::from(bp));
     let mut slices: Vec<(u32, u32, &str)> = program
         .experiments
         .iter()
@@ -84,13 +78,7 @@ fn layer_at(snap: &Snapshot, file: FileId, offset: usize) -> Option<(Span, Strin
         "layer `{}`: its experiments are mutually exclusive (a subject is in at most one)\n",
         here.name
     );
-    let mut at = 0;
-    let mut free = Vec::new();
     for (from, to, name) in &slices {
-        if *from > at {
-            free.push(format!("{} to {}", pct(at), pct(*from)));
-        }
-        at = at.max(*to);
         let this = if (*from, *to) == (here.from_bp, here.to_bp) {
             " (this one)"
         } else {
@@ -98,9 +86,11 @@ fn layer_at(snap: &Snapshot, file: FileId, offset: usize) -> Option<(Span, Strin
         };
         text.push_str(&format!("\n- `{name}`: {} to {}{this}", pct(*from), pct(*to)));
     }
-    if at < 10_000 {
-        free.push(format!("{} to {}", pct(at), pct(10_000)));
-    }
+    let free: Vec<String> = program
+        .layer_free_slices(&here.name, None)
+        .into_iter()
+        .map(|(f, t)| format!("{} to {}", pct(f), pct(t)))
+        .collect();
     if free.is_empty() {
         text.push_str("\n\nThe layer is full.");
     } else {

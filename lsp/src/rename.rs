@@ -11,41 +11,6 @@ use tailor_compiler::types::Target;
 use tailor_compiler::FileId;
 use tower_lsp_server::ls_types::{Range, TextEdit, Uri, WorkspaceEdit};
 
-/// Words the grammar reserves (`docs/language.md`, "Names").
-pub const RESERVED: &[&str] = &[
-    "package",
-    "import",
-    "enum",
-    "schema",
-    "segment",
-    "const",
-    "fn",
-    "eligibility",
-    "ranking",
-    "table",
-    "experiment",
-    "decision",
-    "test",
-    "for",
-    "and",
-    "or",
-    "not",
-    "true",
-    "false",
-    "if",
-    "then",
-    "else",
-    "let",
-    "any",
-    "all",
-    "count",
-    "in",
-    "contains",
-    "exists",
-    "with",
-    "is",
-];
-
 /// Why a rename cannot be done.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenameError {
@@ -107,7 +72,7 @@ pub fn check_name(name: &str) -> Result<(), RenameError> {
     if !valid {
         return Err(RenameError::InvalidName(name.to_string()));
     }
-    if RESERVED.contains(&name) {
+    if tailor_compiler::syntax::lexer::is_reserved(name) {
         return Err(RenameError::Reserved(name.to_string()));
     }
     Ok(())

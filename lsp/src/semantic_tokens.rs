@@ -64,39 +64,9 @@ const READONLY: u32 = 2;
 const DOCUMENTATION: u32 = 4;
 const DEFAULT_LIBRARY: u32 = 8;
 
-/// Words the grammar treats as keywords where they appear (reserved and clause words).
-const KEYWORDS: &[&str] = &[
-    "package",
-    "import",
-    "enum",
-    "schema",
-    "segment",
-    "const",
-    "fn",
-    "eligibility",
-    "ranking",
-    "table",
-    "experiment",
-    "decision",
-    "test",
-    "for",
-    "and",
-    "or",
-    "not",
-    "true",
-    "false",
-    "if",
-    "then",
-    "else",
-    "let",
-    "any",
-    "all",
-    "count",
-    "in",
-    "contains",
-    "exists",
-    "with",
-    "is",
+/// Clause words: keywords where they appear, but not reserved (`lexer::is_reserved` covers
+/// the reserved ones).
+const CLAUSE_WORDS: &[&str] = &[
     "require",
     "deny",
     "because",
@@ -187,7 +157,7 @@ pub fn tokens(snap: &Snapshot, file: FileId) -> Vec<SemanticToken> {
             TokenKind::Word => match meaning.get(&(tok.start as u32, tok.end as u32)) {
                 Some(k) => Some(*k),
                 None if BUILTIN_TYPES.contains(&word) => Some((Kind::Type, DEFAULT_LIBRARY)),
-                None if KEYWORDS.contains(&word) => Some((Kind::Keyword, 0)),
+                None if lexer::is_reserved(word) || CLAUSE_WORDS.contains(&word) => Some((Kind::Keyword, 0)),
                 // The other words of a `package` or `import` line are package names.
                 None if in_package_line(text, tok.start) => Some((Kind::Namespace, 0)),
                 None => None,

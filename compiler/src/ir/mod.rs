@@ -580,7 +580,42 @@ pub struct Program {
     pub builtins: Builtins,
 }
 
+/// A share in hundredths of a percent as policies write it: `50%`, `33.34%`.
+pub fn percent_text(bp: u64) -> String {
+    if bp.is_multiple_of(100) {
+        format!("{}%", bp / 100)
+    } else {
+        format!("{}.{:02}%", bp / 100, bp % 100)
+    }
+}
+
 impl Program {
+    /// The parts of layer `layer` that no experiment takes (ignoring experiment `except`, to
+    /// see where it could move), as `(from_bp, to_bp)` in order.
+    pub fn layer_free_slices(&self, layer: &str, except: Option<&str>) -> Vec<(u32, u32)> {
+        let mut taken: Vec<(u32, u32)> = self
+            .experiments
+            .iter()
+            .filter(|e| except != Some(e.name.as_str()))
+            .filter_map(|e| e.layer.as_ref())
+            .filter(|l| l.name == layer)
+            .map(|l| (l.from_bp, l.to_bp))
+            .collect();
+        taken.sort_unstable();
+        let mut free = Vec::new();
+        let mut at = 0;
+        for (f, t) in taken {
+            if f > at {
+                free.push((at, f));
+            }
+            at = at.max(t);
+        }
+        if at < 10_000 {
+            free.push((at, 10_000));
+        }
+        free
+    }
+
     /// The decision serving `placement`.
     pub fn decision_for_placement(&self, placement: &str) -> Option<DecisionId> {
         self.decisions

@@ -505,15 +505,9 @@ impl<'a> Checker<'a> {
                 .iter()
                 .find(|(_, o)| o.name == slot.name && o.from_bp < slot.to_bp && slot.from_bp < o.to_bp);
             if let Some((other, o)) = earlier {
-                let pct = |bp: u32| {
-                    if bp.is_multiple_of(100) {
-                        format!("{}%", bp / 100)
-                    } else {
-                        format!("{}.{:02}%", bp / 100, bp % 100)
-                    }
-                };
+                let pct = |bp: u32| ir::percent_text(u64::from(bp));
                 let (lo, hi) = (slot.from_bp.max(o.from_bp), slot.to_bp.min(o.to_bp));
-                let free = self.free_slices(&slot.name, name);
+                let free = self.program.layer_free_slices(&slot.name, Some(name));
                 let mut d = Diagnostic::new(
                     Code::OverlappingLayerSlices,
                     slot.span,
@@ -543,33 +537,6 @@ impl<'a> Checker<'a> {
                 self.report(d);
             }
         }
-    }
-
-    /// The parts of layer `layer` that no experiment but `except` takes, in order: where
-    /// `except` could move.
-    fn free_slices(&self, layer: &str, except: &str) -> Vec<(u32, u32)> {
-        let mut taken: Vec<(u32, u32)> = self
-            .program
-            .experiments
-            .iter()
-            .filter(|e| e.name != except)
-            .filter_map(|e| e.layer.as_ref())
-            .filter(|l| l.name == layer)
-            .map(|l| (l.from_bp, l.to_bp))
-            .collect();
-        taken.sort_unstable();
-        let mut free = Vec::new();
-        let mut at = 0;
-        for (f, t) in taken {
-            if f > at {
-                free.push((at, f));
-            }
-            at = at.max(t);
-        }
-        if at < 10_000 {
-            free.push((at, 10_000));
-        }
-        free
     }
 
     fn experiment(&mut self, fi: usize, x: &ast::ExperimentDecl) -> ir::ExperimentDef {
@@ -678,13 +645,7 @@ impl<'a> Checker<'a> {
                 .with_help("add e.g. `variant control 50%` and `variant treatment 50%`"),
             );
         } else if total != 10_000 && inexact.is_none() {
-            let pct = |bp: u64| {
-                if bp.is_multiple_of(100) {
-                    format!("{}%", bp / 100)
-                } else {
-                    format!("{}.{:02}%", bp / 100, bp % 100)
-                }
-            };
+            let pct = ir::percent_text;
             let mut d = Diagnostic::new(
                 Code::WeightsNot100,
                 x.name.span,
