@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tailor_compiler::interp::time::{format_rfc3339, parse_duration};
-use tailor_compiler::interp::{value_from_json, Env, EvalError, Evaluator, Impression, Value};
+use tailor_compiler::interp::{value_from_json, Env, EvalError, Evaluator, Value};
 use tailor_compiler::ir::{Program, Type};
 use tailor_compiler::{Backend, Bundle, PreparedCatalog};
 
@@ -477,15 +477,7 @@ fn evaluate(plan: &Plan, replica: &Replica, evaluator: &Evaluator<'_>, valid: (&
     let impressions = data
         .impressions
         .iter()
-        .filter_map(|i| {
-            let c = plan.channels.iter().position(|c| *c == i.channel)?;
-            Some(Impression {
-                offer_id: i.offer_id.clone(),
-                placement: i.placement.clone(),
-                channel: c as u32,
-                at_ms: i.at_ms,
-            })
-        })
+        .filter_map(|i| i.for_policies(&plan.channels))
         .collect();
     let env = Env {
         profile,

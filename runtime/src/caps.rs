@@ -27,6 +27,20 @@ pub struct StoredImpression {
     pub decision_id: String,
 }
 
+impl StoredImpression {
+    /// The impression as the policies see it, with the channel as its index in `channels` (the
+    /// bundle's `std.Channel` variants); `None` for a channel the bundle does not know.
+    pub fn for_policies(&self, channels: &[String]) -> Option<tailor_compiler::interp::Impression> {
+        let c = channels.iter().position(|c| *c == self.channel)?;
+        Some(tailor_compiler::interp::Impression {
+            offer_id: self.offer_id.clone(),
+            placement: self.placement.clone(),
+            channel: c as u32,
+            at_ms: self.at_ms,
+        })
+    }
+}
+
 /// A stored engagement event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredEvent {

@@ -276,7 +276,7 @@ impl Engine {
             .get(decision as usize)
             .ok_or_else(|| EngineError::Internal("decision index out of range".into()))?;
         let channel = req.context.channel.clone();
-        let Some(channel_index) = live.channels.iter().position(|c| *c == channel) else {
+        if !live.channels.contains(&channel) {
             return Err(invalid(
                 "context.channel",
                 format!(
@@ -284,7 +284,7 @@ impl Engine {
                     live.channels.join(", ")
                 ),
             ));
-        };
+        }
         if req.constraints.max_variants == Some(0) {
             return Err(invalid("constraints.max_variants", "must be at least 1"));
         }
@@ -364,15 +364,7 @@ impl Engine {
                 let impressions: Vec<Impression> = inputs
                     .impressions
                     .iter()
-                    .filter_map(|i| {
-                        let c = live.channels.iter().position(|c| *c == i.channel)?;
-                        Some(Impression {
-                            offer_id: i.offer_id.clone(),
-                            placement: i.placement.clone(),
-                            channel: c as u32,
-                            at_ms: i.at_ms,
-                        })
-                    })
+                    .filter_map(|i| i.for_policies(&live.channels))
                     .collect();
                 impressions_json = inputs
                     .impressions
@@ -421,7 +413,6 @@ impl Engine {
                 }
             }
         }
-        let _ = channel_index;
 
         // The answer.
         let ttl = def.ttl_ms / 1000;
