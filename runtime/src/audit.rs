@@ -16,9 +16,12 @@
 //! the response says `"logged": false`.
 
 use crate::store::{decode, SharedStore, StoreError, Tree};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+use std::collections::BTreeMap;
 use std::time::Duration;
+use tailor_compiler::interp::{CandidateOutcome, CandidateTrace};
 use tokio::sync::{mpsc, oneshot};
 
 /// How audit records reach the disk.
@@ -54,9 +57,11 @@ pub struct BundleRef {
     pub hash: String,
 }
 
-/// One audited decision.
+/// One audited decision. `O` is the per-candidate outcomes' type: JSON when read back, a
+/// [`CompactTrace`] when the server writes one (serialized straight from the decision's trace,
+/// without building the JSON tree first).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditRecord {
+pub struct AuditRecord<O = Json> {
     pub decision_id: String,
     /// Milliseconds since the epoch (the `now()` the policies saw).
     pub at_ms: i64,
@@ -71,8 +76,8 @@ pub struct AuditRecord {
     pub backend: String,
     /// What the policies read.
     pub inputs: Json,
-    /// Per-candidate outcomes (see [`compact_trace`]).
-    pub rule_outcomes: Json,
+    /// Per-candidate outcomes (see [`CompactTrace`]); `null` when no policy ran.
+    pub rule_outcomes: O,
     /// `{ "name": …, "variant": … }` when the decision has an experiment.
     pub experiment: Option<Json>,
     /// The response body sent to the channel (without the `explain` part).
@@ -133,7 +138,7 @@ impl AuditLog {
     }
 
     /// Appends a record and waits until it is durable.
-    pub async fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
+    pub async fn append<O: Serialize>(&self, record: &AuditRecord<O>) -> Result<(), AuditError> {
         let bytes = serde_json::to_vec(record).map_err(|e| AuditError::Write(e.to_string()))?;
         let (ack, done) = oneshot::channel();
         let job = Job {
@@ -257,24 +262,93 @@ fn commit(store: &dyn crate::store::Store, mut jobs: Vec<Job>) {
 
 /// Per-candidate outcomes in a compact form: kept and capped candidates in full, removed ones
 /// as catalog positions (ranges like `"0-3,7"`) per rule. The positions index the catalog the
-/// record's `catalog_hash` names.
-pub fn compact_trace(trace: &[tailor_compiler::interp::CandidateTrace]) -> Json {
-    use tailor_compiler::interp::CandidateOutcome;
-    let mut kept = Vec::new();
-    let mut capped = Vec::new();
-    let mut removed: std::collections::BTreeMap<&str, Vec<usize>> = std::collections::BTreeMap::new();
-    for (position, t) in trace.iter().enumerate() {
-        match &t.outcome {
-            CandidateOutcome::Removed { rule, .. } => removed.entry(&**rule).or_default().push(position),
-            CandidateOutcome::Kept { .. } => kept.push(serde_json::to_value(t).unwrap_or(Json::Null)),
-            CandidateOutcome::Capped { .. } => capped.push(serde_json::to_value(t).unwrap_or(Json::Null)),
+/// record's `catalog_hash` names. Serializes as
+/// `{"capped": [...], "kept": [...], "removed": {"rule": "positions"}}`, every object's keys in
+/// sorted order (so the bytes are those of the same JSON read back as a `serde_json::Value`).
+#[derive(Debug, Clone, Copy)]
+pub struct CompactTrace<'a>(pub &'a [CandidateTrace]);
+
+/// [`CompactTrace`] as a JSON value (what replay compares a re-run against).
+pub fn compact_trace(trace: &[CandidateTrace]) -> Json {
+    serde_json::to_value(CompactTrace(trace)).unwrap_or(Json::Null)
+}
+
+impl Serialize for CompactTrace<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut removed: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (position, t) in self.0.iter().enumerate() {
+            if let CandidateOutcome::Removed { rule, .. } = &t.outcome {
+                removed.entry(rule).or_default().push(position);
+            }
         }
+        let removed: BTreeMap<&str, String> = removed
+            .into_iter()
+            .map(|(rule, positions)| (rule, ranges(&positions)))
+            .collect();
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("capped", &Entries(self.0, true))?;
+        map.serialize_entry("kept", &Entries(self.0, false))?;
+        map.serialize_entry("removed", &removed)?;
+        map.end()
     }
-    let removed: serde_json::Map<String, Json> = removed
-        .into_iter()
-        .map(|(rule, positions)| (rule.to_string(), Json::String(ranges(&positions))))
-        .collect();
-    serde_json::json!({ "kept": kept, "capped": capped, "removed": removed })
+}
+
+/// The capped (`true`) or kept (`false`) candidates of a trace, in catalog order.
+struct Entries<'a>(&'a [CandidateTrace], bool);
+
+impl Serialize for Entries<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for t in self.0 {
+            match (&t.outcome, self.1) {
+                (CandidateOutcome::Kept { score, rank, boosts }, false) => seq.serialize_element(&KeptEntry {
+                    boosts,
+                    id: &t.id,
+                    outcome: "kept",
+                    rank: *rank,
+                    score: *score,
+                })?,
+                (
+                    CandidateOutcome::Capped {
+                        scope,
+                        limit,
+                        window_ms,
+                        seen,
+                    },
+                    true,
+                ) => seq.serialize_element(&CappedEntry {
+                    id: &t.id,
+                    limit: *limit,
+                    outcome: "capped",
+                    scope: scope.keyword(),
+                    seen: *seen,
+                    window_ms: *window_ms,
+                })?,
+                _ => {}
+            }
+        }
+        seq.end()
+    }
+}
+
+// Fields in sorted order: see `CompactTrace`.
+#[derive(Serialize)]
+struct KeptEntry<'a> {
+    boosts: &'a [std::sync::Arc<str>],
+    id: &'a str,
+    outcome: &'static str,
+    rank: Option<u32>,
+    score: f64,
+}
+
+#[derive(Serialize)]
+struct CappedEntry<'a> {
+    id: &'a str,
+    limit: u32,
+    outcome: &'static str,
+    scope: &'static str,
+    seen: u64,
+    window_ms: i64,
 }
 
 /// `[0, 1, 2, 5, 7, 8]` as `"0-2,5,7-8"`.
@@ -326,6 +400,82 @@ mod tests {
             experiment: None,
             response: Json::Null,
         }
+    }
+
+    #[test]
+    fn a_written_record_reads_back_to_the_same_bytes() {
+        use std::sync::Arc;
+        use tailor_compiler::ir::CapScope;
+        let t = |id: &str, outcome| CandidateTrace {
+            id: Arc::from(id),
+            outcome,
+        };
+        let removed = |rule: &str| CandidateOutcome::Removed {
+            rule: Arc::from(rule),
+            reason: Some(Arc::from("a reason the record leaves out")),
+        };
+        let trace = vec![
+            t("a", removed("p.b.z_rule")),
+            t(
+                "b",
+                CandidateOutcome::Kept {
+                    score: 2.5,
+                    rank: Some(1),
+                    boosts: vec![Arc::from("p.r.boost")],
+                },
+            ),
+            t("c", removed("p.b.a_rule")),
+            t("d", removed("p.b.z_rule")),
+            t(
+                "e",
+                CandidateOutcome::Capped {
+                    scope: CapScope::Channel,
+                    limit: 3,
+                    window_ms: 60_000,
+                    seen: 4,
+                },
+            ),
+            t(
+                "f",
+                CandidateOutcome::Kept {
+                    score: f64::NAN,
+                    rank: None,
+                    boosts: vec![],
+                },
+            ),
+            t("g", removed("p.b.z_rule")),
+        ];
+        let r = record("d1", "t");
+        let written = AuditRecord {
+            decision_id: r.decision_id,
+            at_ms: r.at_ms,
+            tenant_id: r.tenant_id,
+            subject_hash: r.subject_hash,
+            placement: r.placement,
+            decision: Some("hero".into()),
+            bundle: r.bundle,
+            catalog_hash: r.catalog_hash,
+            backend: r.backend,
+            inputs: serde_json::json!({ "now_ms": 5, "consents": ["email"], "context": { "placement": "p", "channel": "Web" } }),
+            rule_outcomes: Some(CompactTrace(&trace)),
+            experiment: Some(serde_json::json!({ "name": "x", "variant": "b" })),
+            response: serde_json::json!({ "decision_id": "d1", "decisions": [{ "offer_id": "b", "priority": 1 }] }),
+        };
+        let bytes = serde_json::to_vec(&written).unwrap();
+        let read: AuditRecord = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(serde_json::to_vec(&read).unwrap(), bytes);
+        assert_eq!(read.rule_outcomes, compact_trace(&trace));
+        assert_eq!(
+            read.rule_outcomes,
+            serde_json::json!({
+                "capped": [{ "id": "e", "limit": 3, "outcome": "capped", "scope": "channel", "seen": 4, "window_ms": 60_000 }],
+                "kept": [
+                    { "boosts": ["p.r.boost"], "id": "b", "outcome": "kept", "rank": 1, "score": 2.5 },
+                    { "boosts": [], "id": "f", "outcome": "kept", "rank": null, "score": null },
+                ],
+                "removed": { "p.b.a_rule": "2", "p.b.z_rule": "0,3,6" },
+            })
+        );
     }
 
     #[test]

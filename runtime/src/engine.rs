@@ -14,7 +14,7 @@
 //! says why (`fallback.reason`). Client mistakes (unknown tenant or placement, bad fields) are
 //! [`EngineError`]s, answered as 4xx by the HTTP layer.
 
-use crate::audit::{compact_trace, AuditLog, AuditRecord, BundleRef};
+use crate::audit::{AuditLog, AuditRecord, BundleRef, CompactTrace};
 use crate::caps::{self, StoredEvent, StoredImpression};
 use crate::catalog::{CatalogDoc, TemplateInput};
 use crate::config::Config;
@@ -509,7 +509,7 @@ impl Engine {
                 "hints": req.hints,
                 "degraded": degraded,
             }),
-            rule_outcomes: outcome.as_ref().map(|o| compact_trace(&o.trace)).unwrap_or(Json::Null),
+            rule_outcomes: outcome.as_ref().map(|o| CompactTrace(&o.trace)),
             experiment: experiment_name.as_ref().map(|e| json!({"name": e, "variant": variant})),
             response: response.clone(),
         };
