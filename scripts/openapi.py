@@ -176,6 +176,7 @@ for code, desc in [(400, "Malformed request: not JSON (or YAML where accepted), 
                    (404, "Unknown tenant, placement, version, decision, batch plan or endpoint."),
                    (409, "A deploy refused by its what-if replay (`what_if_rejected`, with the report as `report`), or a batch plan that already finished (`plan_finished`)."),
                    (413, "The body is larger than the endpoint accepts (`body_too_large`)."),
+                   (429, "Too many batch plans running at once (`too_many_plans`, the limit is `batch.max_running`); submit again when one has ended."),
                    (422, "Well-formed JSON with wrong content: missing fields, wrong types, unknown fields (`invalid_request`), or a deploy that fails validation (`invalid_bundle`, `tests_failed`, `invalid_catalog`)."),
                    (503, "The store is unavailable or the request timed out (`store_unavailable`, `timeout`, `not_ready`).")]:
     responses[f"E{code}"] = {"description": desc, "content": {"application/json": {"schema": ref("Error")}}}
@@ -278,7 +279,7 @@ paths["/personalization/batch-plan"] = {"post": {
     "operationId": "batch_plan_submit", "security": admin_sec, "requestBody": json_body(ref("BatchPlanSpec")),
     "responses": {"202": {"description": "Started; poll `status_url`.",
                           "content": {"application/json": {"schema": ref("BatchPlanAccepted")}}},
-                  **errors(400, 401, 404, 413, 422)}}}
+                  **errors(400, 401, 404, 413, 422, 429)}}}
 paths["/personalization/batch-plan/{id}"] = {
     "get": {"summary": "A batch plan's status, progress and output", "operationId": "batch_plan_status",
             "security": admin_sec, "parameters": [path_p("id")],

@@ -166,9 +166,18 @@ fn batch_rows_agree_with_online_decisions_and_segments_select_exactly() {
 }
 
 /// A server whose store reads are slow (fault injection) and whose plans run on one thread,
-/// so a plan over the 5,000 demo profiles takes long enough to cancel or kill.
+/// so a plan over the 5,000 demo profiles takes long enough to cancel or kill; one plan may
+/// run at a time.
 fn slow_server(dir: &TempDir) -> Server {
-    let server = Server::start(&dir.0, true, &[("TAILOR_FAULTS", "1"), ("TAILOR_BATCH_THREADS", "1")]);
+    let server = Server::start(
+        &dir.0,
+        true,
+        &[
+            ("TAILOR_FAULTS", "1"),
+            ("TAILOR_BATCH_THREADS", "1"),
+            ("TAILOR_BATCH_MAX_RUNNING", "1"),
+        ],
+    );
     let (status, body) = server.post("/admin/faults", &json!({"store_delay_ms": 2}));
     assert_eq!(status, 200, "{body}");
     server
@@ -199,6 +208,11 @@ fn a_cancelled_plan_leaves_no_output() {
     assert_eq!(running["output"], Value::Null);
     let progress = running["progress"].as_f64().unwrap_or(-1.0);
     assert!((0.0..1.0).contains(&progress), "{running}");
+    // One plan may run at a time here: a second is refused, and nothing of it is recorded.
+    let spec = json!({"tenant_id": "demo", "placement": "home.recs", "channel": "Web"});
+    let (status, body) = server.post(PLANS, &spec);
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["code"], "too_many_plans", "{body}");
     let (status, body) = server.json("DELETE", &format!("{PLANS}/{id}"), None);
     assert_eq!(status, 202, "{body}");
     let done = wait(&server, &id);
@@ -208,6 +222,10 @@ fn a_cancelled_plan_leaves_no_output() {
     let (out, partial) = plan_files(&server.data, &id);
     assert!(!out.exists(), "a cancelled plan must not leave a complete-looking file");
     assert!(!partial.exists(), "the partial output is removed");
+    // Its place is free again.
+    let next = submit(&server, &spec);
+    let (status, body) = server.json("DELETE", &format!("{PLANS}/{next}"), None);
+    assert!(status == 202 || status == 409, "{status} {body}");
 }
 
 #[test]

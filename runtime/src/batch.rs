@@ -104,6 +104,8 @@ pub enum BatchError {
     Store(#[from] StoreError),
     #[error("the plan was cancelled")]
     Cancelled,
+    #[error("{running} batch plans are running, the most allowed at once (`batch.max_running`); submit again when one has ended")]
+    TooManyRunning { running: usize },
     #[error("{0}")]
     Internal(String),
 }
@@ -883,10 +885,18 @@ impl Plans {
         self.running.lock().ok().and_then(|m| m.get(id).cloned())
     }
 
-    fn insert(&self, id: &str, p: Arc<Progress>) {
-        if let Ok(mut m) = self.running.lock() {
-            m.insert(id.to_string(), p);
+    /// Registers a plan unless `limit` plans are running already (checked and inserted under
+    /// one lock, so two submissions cannot both take the last place).
+    fn try_insert(&self, id: &str, p: Arc<Progress>, limit: usize) -> Result<(), BatchError> {
+        let mut m = self
+            .running
+            .lock()
+            .map_err(|_| BatchError::Internal("the plan table is poisoned".into()))?;
+        if m.len() >= limit {
+            return Err(BatchError::TooManyRunning { running: m.len() });
         }
+        m.insert(id.to_string(), p);
+        Ok(())
     }
 
     fn remove(&self, id: &str) {
@@ -1049,11 +1059,17 @@ impl Engine {
             error: None,
             spec,
         };
-        let dir = self.plans_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-        save(self.store.as_ref(), &record)?;
         let progress = Arc::new(Progress::default());
-        self.plans.insert(&id, progress.clone());
+        self.plans
+            .try_insert(&id, progress.clone(), self.config.batch.max_running)?;
+        let dir = self.plans_dir();
+        let recorded = std::fs::create_dir_all(&dir)
+            .map_err(|e| io_error(&dir, e))
+            .and_then(|()| Ok(save(self.store.as_ref(), &record)?));
+        if let Err(e) = recorded {
+            self.plans.remove(&id);
+            return Err(e);
+        }
         let engine = self.clone();
         let worker_progress = progress.clone();
         let spawned = std::thread::Builder::new()

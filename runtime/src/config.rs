@@ -48,7 +48,7 @@ pub struct DeployConfig {
     pub max_changed_fraction: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BatchConfig {
     /// Where batch plans write their output and manifests (`TAILOR_BATCH_DIR`); default
@@ -56,6 +56,20 @@ pub struct BatchConfig {
     pub dir: Option<PathBuf>,
     /// Worker threads per batch plan (`TAILOR_BATCH_THREADS`); 0, the default, uses every core.
     pub threads: usize,
+    /// Plans that may run at once (`TAILOR_BATCH_MAX_RUNNING`, default 2). Another is refused
+    /// (HTTP 429 `too_many_plans`) until one ends: each plan already uses every core, so more
+    /// would only share them, and each holds its own copy of the bundle and catalog.
+    pub max_running: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> BatchConfig {
+        BatchConfig {
+            dir: None,
+            threads: 0,
+            max_running: 2,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -310,6 +324,9 @@ impl Config {
         if let Some(v) = env("TAILOR_BATCH_THREADS") {
             self.batch.threads = parse_env("TAILOR_BATCH_THREADS", &v)?;
         }
+        if let Some(v) = env("TAILOR_BATCH_MAX_RUNNING") {
+            self.batch.max_running = parse_env("TAILOR_BATCH_MAX_RUNNING", &v)?;
+        }
         Ok(())
     }
 
@@ -330,6 +347,9 @@ impl Config {
         }
         if self.audit.batch_max == 0 {
             return Err(ConfigError::Invalid("audit.batch_max must be above 0".into()));
+        }
+        if self.batch.max_running == 0 {
+            return Err(ConfigError::Invalid("batch.max_running must be above 0".into()));
         }
         if let Some(f) = self.deploy.max_changed_fraction {
             if !(0.0..=1.0).contains(&f) {
@@ -410,6 +430,9 @@ mod tests {
         assert!(Config::load(None, &env(&[("TAILOR_BACKEND", "fast")])).is_err());
         assert!(Config::load(None, &env(&[("TAILOR_FIXED_NOW", "yesterday")])).is_err());
         assert!(Config::load(None, &env(&[("TAILOR_FAULTS", "maybe")])).is_err());
+        assert!(Config::load(None, &env(&[("TAILOR_BATCH_MAX_RUNNING", "0")])).is_err());
+        let c = Config::load(None, &env(&[("TAILOR_BATCH_MAX_RUNNING", "4")])).unwrap();
+        assert_eq!((Config::default().batch.max_running, c.batch.max_running), (2, 4));
         let dir = std::env::temp_dir().join(format!("tailor-config-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("tailor.toml");

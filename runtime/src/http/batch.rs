@@ -20,6 +20,9 @@ impl From<BatchError> for ApiError {
             BatchError::Invalid { .. } => ApiError::invalid(message),
             BatchError::UnknownPlan(_) => ApiError::new(StatusCode::NOT_FOUND, "unknown_plan", message),
             BatchError::Finished { .. } => ApiError::new(StatusCode::CONFLICT, "plan_finished", message),
+            BatchError::TooManyRunning { .. } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_plans", message)
+            }
             BatchError::Store(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", message),
             BatchError::Io { .. } | BatchError::Cancelled | BatchError::Internal(_) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
