@@ -9,7 +9,7 @@
 //! decision again and get the same answer.
 //!
 //! Writes go through one writer thread that commits in groups: it takes every record waiting,
-//! writes them as one batch, flushes once (see [`crate::store::sled`]) and only then acknowledges each. The
+//! writes them, flushes once (see [`crate::store::sled`]) and only then acknowledges each. The
 //! [`Durability`] mode sets the group size: `sync` commits one record per flush, `batched` as
 //! many as are waiting (up to `batch_max`). In both modes a decision is answered only after its
 //! record is on disk; if the write fails or does not finish within the acknowledgement timeout
@@ -243,13 +243,15 @@ fn write_loop(store: SharedStore, mut rx: mpsc::Receiver<Msg>, group: usize) {
     }
 }
 
-fn commit(store: &dyn crate::store::Store, mut jobs: Vec<Job>) {
-    let entries: Vec<(Vec<u8>, Vec<u8>)> = jobs
-        .iter_mut()
-        .map(|j| (std::mem::take(&mut j.key), std::mem::take(&mut j.bytes)))
-        .collect();
-    let result = store
-        .put_many(Tree::Audit, &entries)
+/// Writes a group and flushes once. Records go in one by one, not as one atomic batch: no
+/// reader needs a group's records together, and sled's batch costs about a fifth more CPU per
+/// record (`benches/audit_ceiling.rs`, docs/benchmarks.md). A failure part-way fails the whole
+/// group, so some of its records may be in the log while all are reported not logged: the
+/// report errs on the safe side.
+fn commit(store: &dyn crate::store::Store, jobs: Vec<Job>) {
+    let result = jobs
+        .iter()
+        .try_for_each(|j| store.put(Tree::Audit, &j.key, &j.bytes))
         .and_then(|()| store.flush())
         .map_err(|e| e.to_string());
     if let Err(e) = &result {
