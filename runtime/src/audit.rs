@@ -19,7 +19,7 @@ use crate::store::{decode, SharedStore, StoreError, Tree};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tailor_compiler::interp::{CandidateOutcome, CandidateTrace};
 use tokio::sync::{mpsc, oneshot};
@@ -277,22 +277,92 @@ pub fn compact_trace(trace: &[CandidateTrace]) -> Json {
 
 impl Serialize for CompactTrace<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut removed: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (position, t) in self.0.iter().enumerate() {
-            if let CandidateOutcome::Removed { rule, .. } = &t.outcome {
-                removed.entry(rule).or_default().push(position);
-            }
-        }
-        let removed: BTreeMap<&str, String> = removed
-            .into_iter()
-            .map(|(rule, positions)| (rule, ranges(&positions)))
-            .collect();
         let mut map = s.serialize_map(Some(3))?;
         map.serialize_entry("capped", &Entries(self.0, true))?;
         map.serialize_entry("kept", &Entries(self.0, false))?;
-        map.serialize_entry("removed", &removed)?;
+        map.serialize_entry("removed", &Removed(removed_ranges(self.0)))?;
         map.end()
     }
+}
+
+/// The positions each rule removed, as ranges, sorted by rule.
+struct Removed<'a>(Vec<(&'a str, String)>);
+
+impl Serialize for Removed<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (rule, positions) in &self.0 {
+            map.serialize_entry(rule, positions)?;
+        }
+        map.end()
+    }
+}
+
+/// One pass over the trace, with no list of positions per rule: a decision over a large
+/// catalog removes most candidates, and this runs on every decision the server logs.
+fn removed_ranges(trace: &[CandidateTrace]) -> Vec<(&str, String)> {
+    struct Run<'a> {
+        rule: &'a Arc<str>,
+        text: String,
+        start: usize,
+        end: usize,
+    }
+    let mut runs: Vec<Run<'_>> = Vec::new();
+    // The previous removed candidate's rule: neighbours are mostly removed by the same one.
+    let mut last = 0;
+    for (position, t) in trace.iter().enumerate() {
+        let CandidateOutcome::Removed { rule, .. } = &t.outcome else {
+            continue;
+        };
+        let same = |r: &Run<'_>| Arc::ptr_eq(r.rule, rule) || **r.rule == **rule;
+        let found = match runs.get(last) {
+            Some(r) if same(r) => Some(last),
+            _ => runs.iter().position(same),
+        };
+        match found.and_then(|i| runs.get_mut(i).map(|r| (i, r))) {
+            Some((i, run)) => {
+                last = i;
+                if position == run.end + 1 {
+                    run.end = position;
+                } else {
+                    push_range(&mut run.text, run.start, run.end);
+                    (run.start, run.end) = (position, position);
+                }
+            }
+            None => {
+                last = runs.len();
+                runs.push(Run {
+                    rule,
+                    text: String::new(),
+                    start: position,
+                    end: position,
+                });
+            }
+        }
+    }
+    let mut out: Vec<(&str, String)> = runs
+        .into_iter()
+        .map(|mut r| {
+            push_range(&mut r.text, r.start, r.end);
+            (&**r.rule, r.text)
+        })
+        .collect();
+    out.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out
+}
+
+/// Appends `start` or `start-end` to a comma-separated list.
+fn push_range(out: &mut String, start: usize, end: usize) {
+    use std::fmt::Write;
+    if !out.is_empty() {
+        out.push(',');
+    }
+    // Writing into a String cannot fail.
+    let _ = if start == end {
+        write!(out, "{start}")
+    } else {
+        write!(out, "{start}-{end}")
+    };
 }
 
 /// The capped (`true`) or kept (`false`) candidates of a trace, in catalog order.
@@ -364,14 +434,7 @@ pub fn ranges(positions: &[usize]) -> String {
             i += 1;
             end = positions[i];
         }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}-{end}"));
-        }
+        push_range(&mut out, start, end);
         i += 1;
     }
     out
@@ -446,6 +509,10 @@ mod tests {
                 },
             ),
             t("g", removed("p.b.z_rule")),
+            t("h", removed("p.b.z_rule")),
+            t("i", removed("p.b.z_rule")),
+            t("j", removed("p.b.a_rule")),
+            t("k", removed("p.b.z_rule")),
         ];
         let r = record("d1", "t");
         let written = AuditRecord {
@@ -475,7 +542,7 @@ mod tests {
                     { "boosts": ["p.r.boost"], "id": "b", "outcome": "kept", "rank": 1, "score": 2.5 },
                     { "boosts": [], "id": "f", "outcome": "kept", "rank": null, "score": null },
                 ],
-                "removed": { "p.b.a_rule": "2", "p.b.z_rule": "0,3,6" },
+                "removed": { "p.b.a_rule": "2,9", "p.b.z_rule": "0,3,6-8,10" },
             })
         );
     }
