@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tailor_compiler::bundle::BundleSource;
 use tailor_compiler::interp::{
-    value_from_json, CandidateOutcome, CandidateTrace, DecisionOutcome, Env, EvalError, Impression,
+    value_from_json, CandidateOutcome, CandidateTrace, DataError, DecisionOutcome, Env, EvalError, Impression, Value,
 };
 use tailor_compiler::ir::Type;
 use tailor_compiler::{Backend, Bundle, SourceMap};
@@ -66,15 +66,20 @@ pub struct Filter {
 impl Filter {
     /// Whether `record` passes the filter.
     pub fn matches(&self, record: &AuditRecord) -> bool {
-        self.matches_rec(&Rec::from(record))
+        self.matches_fields(
+            &record.tenant_id,
+            &record.decision_id,
+            record.at_ms,
+            &record.subject_hash,
+        )
     }
 
-    fn matches_rec(&self, record: &Rec) -> bool {
-        self.tenant.as_ref().is_none_or(|t| t == record.tenant_id)
-            && (self.decision_ids.is_empty() || self.decision_ids.iter().any(|d| d == record.decision_id))
-            && self.since_ms.is_none_or(|s| record.at_ms >= s)
-            && self.until_ms.is_none_or(|u| record.at_ms < u)
-            && self.subject.as_ref().is_none_or(|h| h == record.subject_hash)
+    fn matches_fields(&self, tenant: &str, decision_id: &str, at_ms: i64, subject_hash: &str) -> bool {
+        self.tenant.as_ref().is_none_or(|t| t == tenant)
+            && (self.decision_ids.is_empty() || self.decision_ids.iter().any(|d| d == decision_id))
+            && self.since_ms.is_none_or(|s| at_ms >= s)
+            && self.until_ms.is_none_or(|u| at_ms < u)
+            && self.subject.as_ref().is_none_or(|h| h == subject_hash)
     }
 }
 
@@ -84,15 +89,14 @@ impl Filter {
 #[derive(Clone, Copy)]
 struct Rec<'a> {
     decision_id: &'a str,
-    at_ms: i64,
     tenant_id: &'a str,
     subject_hash: &'a str,
     placement: &'a str,
     bundle_version: u64,
     bundle_hash: &'a str,
     catalog_hash: &'a str,
-    /// What the policies read: turned into the policies' environment, so parsed in full.
-    inputs: &'a Json,
+    /// What the policies read.
+    inputs: Inputs<'a>,
     rule_outcomes: Recorded<'a>,
     response: Recorded<'a>,
 }
@@ -120,14 +124,13 @@ impl<'a> From<&'a AuditRecord> for Rec<'a> {
     fn from(r: &'a AuditRecord) -> Rec<'a> {
         Rec {
             decision_id: &r.decision_id,
-            at_ms: r.at_ms,
             tenant_id: &r.tenant_id,
             subject_hash: &r.subject_hash,
             placement: &r.placement,
             bundle_version: r.bundle.version,
             bundle_hash: &r.bundle.hash,
             catalog_hash: &r.catalog_hash,
-            inputs: &r.inputs,
+            inputs: Inputs::Parsed(&r.inputs),
             rule_outcomes: Recorded::Parsed(&r.rule_outcomes),
             response: Recorded::Parsed(&r.response),
         }
@@ -163,7 +166,9 @@ struct RecordView<'a> {
     #[serde(borrow)]
     #[allow(dead_code)]
     backend: Cow<'a, str>,
-    inputs: Json,
+    /// Parsed into [`Parsed::inputs`].
+    #[serde(borrow)]
+    inputs: &'a RawValue,
     #[serde(borrow)]
     rule_outcomes: &'a RawValue,
     /// Not used by replay (the response's copy is compared), only type-checked.
@@ -174,6 +179,12 @@ struct RecordView<'a> {
     response: &'a RawValue,
 }
 
+impl RecordView<'_> {
+    fn passes(&self, filter: &Filter) -> bool {
+        filter.matches_fields(&self.tenant_id, &self.decision_id, self.at_ms, &self.subject_hash)
+    }
+}
+
 /// [`crate::audit::BundleRef`], borrowed.
 #[derive(Deserialize)]
 struct BundleView<'a> {
@@ -182,21 +193,138 @@ struct BundleView<'a> {
     hash: Cow<'a, str>,
 }
 
-impl RecordView<'_> {
+/// A [`RecordView`] with its inputs parsed.
+struct Parsed<'a> {
+    view: RecordView<'a>,
+    inputs: ParsedInputs<'a>,
+}
+
+/// A record's inputs, as [`InputsView`] when they have its shape, else as JSON.
+enum ParsedInputs<'a> {
+    View(InputsView<'a>),
+    Json(Json),
+}
+
+/// The inputs of a record as the chunked replay reads them: every part the policies' environment
+/// is built from, the profile and the context as JSON text. Their text is the key of
+/// [`Converted`]: a log holds many decisions for the same profile (one per placement shown, and
+/// again until the profile changes), and converting it to the policies' values is a large part
+/// of re-running a record.
+#[derive(Deserialize)]
+struct InputsView<'a> {
+    #[serde(borrow)]
+    profile: Option<&'a RawValue>,
+    #[serde(borrow)]
+    context: Option<&'a RawValue>,
+    // The rest as `inputs[name]` gives them: `null` when absent.
+    #[serde(default)]
+    now_ms: Json,
+    #[serde(default)]
+    consents: Json,
+    #[serde(default)]
+    impressions: Json,
+    #[serde(default)]
+    constraints: Json,
+    #[serde(default)]
+    degraded: Json,
+}
+
+impl<'a> Parsed<'a> {
+    /// Parses the inputs of `view`. Inputs that are not an object of distinct known-typed
+    /// fields (which [`AuditRecord`] accepts as any JSON) are kept as JSON, read as before.
+    fn new(view: RecordView<'a>) -> Result<Parsed<'a>, serde_json::Error> {
+        let text = view.inputs.get();
+        let inputs = match serde_json::from_str::<InputsView>(text) {
+            Ok(inputs) => ParsedInputs::View(inputs),
+            Err(_) => ParsedInputs::Json(serde_json::from_str(text)?),
+        };
+        Ok(Parsed { view, inputs })
+    }
+
     fn rec(&self) -> Rec<'_> {
+        let view = &self.view;
         Rec {
-            decision_id: &self.decision_id,
-            at_ms: self.at_ms,
-            tenant_id: &self.tenant_id,
-            subject_hash: &self.subject_hash,
-            placement: &self.placement,
-            bundle_version: self.bundle.version,
-            bundle_hash: &self.bundle.hash,
-            catalog_hash: &self.catalog_hash,
-            inputs: &self.inputs,
-            rule_outcomes: Recorded::Raw(self.rule_outcomes),
-            response: Recorded::Raw(self.response),
+            decision_id: &view.decision_id,
+            tenant_id: &view.tenant_id,
+            subject_hash: &view.subject_hash,
+            placement: &view.placement,
+            bundle_version: view.bundle.version,
+            bundle_hash: &view.bundle.hash,
+            catalog_hash: &view.catalog_hash,
+            inputs: match &self.inputs {
+                ParsedInputs::View(v) => Inputs::View(v),
+                ParsedInputs::Json(j) => Inputs::Parsed(j),
+            },
+            rule_outcomes: Recorded::Raw(view.rule_outcomes),
+            response: Recorded::Raw(view.response),
         }
+    }
+}
+
+/// A record's inputs, borrowed.
+#[derive(Clone, Copy)]
+enum Inputs<'a> {
+    Parsed(&'a Json),
+    View(&'a InputsView<'a>),
+}
+
+impl<'a> Inputs<'a> {
+    /// `inputs[name]` for the parts other than the profile and the context.
+    fn get(&self, name: &str) -> &'a Json {
+        match self {
+            Inputs::Parsed(j) => &j[name],
+            Inputs::View(v) => match name {
+                "now_ms" => &v.now_ms,
+                "consents" => &v.consents,
+                "impressions" => &v.impressions,
+                "constraints" => &v.constraints,
+                "degraded" => &v.degraded,
+                _ => &Json::Null,
+            },
+        }
+    }
+}
+
+/// Profiles and contexts already converted to the policies' values, by bundle content hash and
+/// JSON text (the same text converts to the same value for the same sources). Shared by the
+/// worker threads; emptied when it grows past [`Converted::MAX`] entries.
+#[derive(Default)]
+struct Converted {
+    profiles: std::sync::RwLock<HashMap<String, HashMap<Box<str>, Value>>>,
+    contexts: std::sync::RwLock<HashMap<String, HashMap<Box<str>, Value>>>,
+}
+
+impl Converted {
+    /// Entries kept per kind before the cache starts over (bounds its memory on a long log of
+    /// ever-changing profiles).
+    const MAX: usize = 100_000;
+
+    /// The value of `text` (JSON of type `ty`) for `bundle`, converted on first use.
+    fn value(
+        cache: &std::sync::RwLock<HashMap<String, HashMap<Box<str>, Value>>>,
+        bundle: &Bundle,
+        ty: &Type,
+        text: &str,
+    ) -> Result<Value, DataError> {
+        if let Ok(map) = cache.read() {
+            if let Some(v) = map.get(bundle.version()).and_then(|m| m.get(text)) {
+                return Ok(v.clone());
+            }
+        }
+        let json: Json = serde_json::from_str(text).map_err(|e| DataError {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        let value = value_from_json(bundle.program(), ty, &json)?;
+        if let Ok(mut map) = cache.write() {
+            if map.values().map(HashMap::len).sum::<usize>() >= Converted::MAX {
+                map.clear();
+            }
+            map.entry(bundle.version().to_string())
+                .or_default()
+                .insert(text.into(), value.clone());
+        }
+        Ok(value)
     }
 }
 
@@ -233,40 +361,48 @@ fn parse_line((i, line): &(usize, &str)) -> Result<AuditRecord, ReplayError> {
     })
 }
 
-/// [`parse_line`] into a [`RecordView`] (the same errors).
-fn view_line<'a>((i, line): &(usize, &'a str)) -> Result<RecordView<'a>, ReplayError> {
-    serde_json::from_str::<RecordView>(line).map_err(|e| ReplayError::BadRecord {
-        line: i + 1,
-        message: e.to_string(),
-    })
-}
-
-/// A stored audit entry as a [`RecordView`] (the error [`decode`] gives for an [`AuditRecord`]).
-fn view_entry(bytes: &[u8]) -> Result<RecordView<'_>, ReplayError> {
-    serde_json::from_slice::<RecordView>(bytes).map_err(|e| ReplayError::Store(StoreError::Corrupt(e.to_string())))
-}
-
-/// The parsed views that pass `filter`, or the first parse error.
-fn matching_views<'a>(
-    parsed: Vec<Result<RecordView<'a>, ReplayError>>,
-    filter: &Filter,
-) -> Result<Vec<RecordView<'a>>, ReplayError> {
-    let mut out = Vec::with_capacity(parsed.len());
-    for r in parsed {
-        let r = r?;
-        if filter.matches_rec(&r.rec()) {
-            out.push(r);
-        }
-    }
-    Ok(out)
-}
-
 /// The parsed records that pass `filter`, or the first parse error.
 fn matching(parsed: Vec<Result<AuditRecord, ReplayError>>, filter: &Filter) -> Result<Vec<AuditRecord>, ReplayError> {
     let mut out = Vec::new();
     for r in parsed {
         let r = r?;
         if filter.matches(&r) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// [`parse_line`] into a [`Parsed`] record (the same errors), `None` when it does not pass
+/// `filter` (its inputs are then left unparsed).
+fn view_line<'a>((i, line): &(usize, &'a str), filter: &Filter) -> Result<Option<Parsed<'a>>, ReplayError> {
+    let bad = |e: serde_json::Error| ReplayError::BadRecord {
+        line: i + 1,
+        message: e.to_string(),
+    };
+    let view = serde_json::from_str::<RecordView>(line).map_err(bad)?;
+    if !view.passes(filter) {
+        return Ok(None);
+    }
+    Parsed::new(view).map(Some).map_err(bad)
+}
+
+/// A stored audit entry as a [`Parsed`] record (the error [`decode`] gives for an
+/// [`AuditRecord`]), `None` when it does not pass `filter`.
+fn view_entry<'a>(bytes: &'a [u8], filter: &Filter) -> Result<Option<Parsed<'a>>, ReplayError> {
+    let corrupt = |e: serde_json::Error| ReplayError::Store(StoreError::Corrupt(e.to_string()));
+    let view = serde_json::from_slice::<RecordView>(bytes).map_err(corrupt)?;
+    if !view.passes(filter) {
+        return Ok(None);
+    }
+    Parsed::new(view).map(Some).map_err(corrupt)
+}
+
+/// The parsed records that passed the filter, or the first parse error.
+fn matching_views<'a>(parsed: Vec<Result<Option<Parsed<'a>>, ReplayError>>) -> Result<Vec<Parsed<'a>>, ReplayError> {
+    let mut out = Vec::with_capacity(parsed.len());
+    for r in parsed {
+        if let Some(r) = r? {
             out.push(r);
         }
     }
@@ -520,6 +656,8 @@ pub struct Replayer {
     catalogs: HashMap<String, HashMap<String, Result<Arc<LoadedCatalog>, String>>>,
     /// The backend that re-runs records (the interpreter unless asked).
     backend: Backend,
+    /// Profiles and contexts converted from the text of records read by the chunked replay.
+    converted: Converted,
 }
 
 /// Compiles sources into a bundle (interpreter only), the error as text.
@@ -548,6 +686,7 @@ impl Replayer {
             bundles: HashMap::new(),
             catalogs: HashMap::new(),
             backend: Backend::Interpreter,
+            converted: Converted::default(),
         }
     }
 
@@ -707,7 +846,7 @@ impl Replayer {
 
     /// Why a record evaluated no policy, if it did not.
     fn not_evaluated(record: &Rec) -> Option<String> {
-        match record.inputs["degraded"].as_str() {
+        match record.inputs.get("degraded").as_str() {
             Some(r @ ("store_unavailable" | "deadline_exceeded" | "profile_invalid" | "catalog_unavailable")) => {
                 Some(format!("the runtime degraded before evaluating ({r})"))
             }
@@ -746,7 +885,7 @@ impl Replayer {
         let rec = Rec::from(record);
         let status = match self.prepare(&rec) {
             Err(not_run) => not_run.status(),
-            Ok(ready) => replay_ready(self.backend, &rec, &ready),
+            Ok(ready) => replay_ready(self.backend, &rec, &ready, None),
         };
         record_report(&rec, status)
     }
@@ -758,8 +897,13 @@ impl Replayer {
     pub fn reproduce(&mut self, record: &AuditRecord) -> Result<Reproduced, String> {
         let rec = Rec::from(record);
         let ready = self.prepare(&rec).map_err(NotRun::reason)?;
-        let env = env_for(&ready.bundle, &record.inputs, ready.subject.clone())?;
-        let rerun = run_on(self.backend, &rec, &ready, true)?;
+        let env = env_for(
+            &ready.bundle,
+            Inputs::Parsed(&record.inputs),
+            ready.subject.clone(),
+            None,
+        )?;
+        let rerun = run_on(self.backend, &rec, &ready, true, None)?;
         let status = match compare(&rec, &rerun, &ready.catalog)? {
             None => Status::Identical,
             Some(difference) => Status::Different { difference },
@@ -809,7 +953,7 @@ impl Replayer {
             prepare_us = at.elapsed().as_micros() as u64,
             "prepared"
         );
-        let backend = self.backend;
+        let (backend, converted) = (self.backend, &self.converted);
         let work: Vec<(&Rec, Result<Ready, NotRun>)> = records.iter().zip(ready).collect();
         // Progress is reported in steps, not per record, to keep the shared bar off the hot path.
         const STEP: usize = 512;
@@ -817,7 +961,7 @@ impl Replayer {
         let reports = par_map(&work, jobs, &|(record, ready)| {
             let status = match ready {
                 Err(not_run) => not_run.clone().status(),
-                Ok(ready) => replay_ready(backend, record, ready),
+                Ok(ready) => replay_ready(backend, record, ready, Some(converted)),
             };
             if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STEP == STEP - 1 {
                 progress(STEP as u64);
@@ -886,12 +1030,12 @@ impl Replayer {
                 read += chunk.len() as u64;
                 length(read);
                 at = std::time::Instant::now();
-                let parsed = par_map(&chunk, jobs, &|(_, v)| view_entry(v));
-                let views = matching_views(parsed, filter)?;
+                let parsed = par_map(&chunk, jobs, &|(_, v)| view_entry(v, filter));
+                let views = matching_views(parsed)?;
                 parse += at.elapsed();
                 progress((chunk.len() - views.len()) as u64);
                 at = std::time::Instant::now();
-                let recs: Vec<Rec> = views.iter().map(RecordView::rec).collect();
+                let recs: Vec<Rec> = views.iter().map(Parsed::rec).collect();
                 report.extend(self.replay_recs(&recs, jobs, progress));
                 run += at.elapsed();
                 at = std::time::Instant::now();
@@ -920,10 +1064,10 @@ impl Replayer {
         length(lines.len() as u64);
         let mut report = Report::default();
         for chunk in lines.chunks(CHUNK) {
-            let parsed = par_map(chunk, jobs, &view_line);
-            let views = matching_views(parsed, filter)?;
+            let parsed = par_map(chunk, jobs, &|line| view_line(line, filter));
+            let views = matching_views(parsed)?;
             progress((chunk.len() - views.len()) as u64);
-            let recs: Vec<Rec> = views.iter().map(RecordView::rec).collect();
+            let recs: Vec<Rec> = views.iter().map(Parsed::rec).collect();
             report.extend(self.replay_recs(&recs, jobs, progress));
         }
         Ok(report)
@@ -958,7 +1102,7 @@ impl Replayer {
         // candidate shows; `None` when it is skipped.
         let pairs = par_map(&work, jobs, &|(record, ready)| {
             let (ready, candidate_catalog) = ready.as_ref()?;
-            let before = run_on(backend, record, ready, true).ok()?;
+            let before = run_on(backend, record, ready, true, None).ok()?;
             if !matches!(compare(record, &before, &ready.catalog), Ok(None)) {
                 return None;
             }
@@ -967,7 +1111,7 @@ impl Replayer {
                 catalog: Arc::clone(candidate_catalog),
                 subject: Arc::clone(&ready.subject),
             };
-            let after = run_on_bundle(backend, record, candidate, &on_candidate, false).ok()?;
+            let after = run_on_bundle(backend, record, candidate, &on_candidate, false, None).ok()?;
             Some((before.shown, after.shown))
         });
         let mut out = WhatIf {
@@ -1045,8 +1189,9 @@ struct Ready {
 
 /// A prepared record run again and compared: identical, different, or unreproducible (the
 /// evaluation could not start, or the record's compared parts are not JSON).
-fn replay_ready(backend: Backend, record: &Rec, ready: &Ready) -> Status {
-    let compared = run_on(backend, record, ready, true).and_then(|rerun| compare(record, &rerun, &ready.catalog));
+fn replay_ready(backend: Backend, record: &Rec, ready: &Ready, converted: Option<&Converted>) -> Status {
+    let compared =
+        run_on(backend, record, ready, true, converted).and_then(|rerun| compare(record, &rerun, &ready.catalog));
     match compared {
         Err(reason) => Status::Unreproducible { reason },
         Ok(None) => Status::Identical,
@@ -1070,15 +1215,30 @@ const SUBJECT_UNKNOWN: &str =
     "subject id unknown (give its id: `--subjects` or `--subject-id`, or `subject_ids` over HTTP)";
 
 /// Runs a prepared record on its own bundle and catalog.
-fn run_on(backend: Backend, record: &Rec, ready: &Ready, trace: bool) -> Result<Rerun, String> {
-    run_on_bundle(backend, record, &ready.bundle, ready, trace)
+fn run_on(
+    backend: Backend,
+    record: &Rec,
+    ready: &Ready,
+    trace: bool,
+    converted: Option<&Converted>,
+) -> Result<Rerun, String> {
+    run_on_bundle(backend, record, &ready.bundle, ready, trace, converted)
 }
 
 /// Runs a record's inputs for the prepared subject on `bundle` with the prepared catalog.
 /// Needs nothing mutable, so records run on many threads at once. Without `trace`, the outcome
 /// has no per-candidate trace (everything else is the same): enough when only what was shown is
 /// compared.
-fn run_on_bundle(backend: Backend, record: &Rec, bundle: &Bundle, ready: &Ready, trace: bool) -> Result<Rerun, String> {
+///
+/// `converted` caches the profile and context values of records parsed as [`Parsed`].
+fn run_on_bundle(
+    backend: Backend,
+    record: &Rec,
+    bundle: &Bundle,
+    ready: &Ready,
+    trace: bool,
+    converted: Option<&Converted>,
+) -> Result<Rerun, String> {
     let program = bundle.program();
     let decision = program
         .decision_for_placement(record.placement)
@@ -1087,8 +1247,8 @@ fn run_on_bundle(backend: Backend, record: &Rec, bundle: &Bundle, ready: &Ready,
         .decisions
         .get(decision as usize)
         .ok_or_else(|| "decision index out of range".to_string())?;
-    let env = env_for(bundle, record.inputs, ready.subject.clone())?;
-    let max = record.inputs["constraints"]["max_variants"]
+    let env = env_for(bundle, record.inputs, ready.subject.clone(), converted)?;
+    let max = record.inputs.get("constraints")["max_variants"]
         .as_u64()
         .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
     let prepared = &ready.catalog.prepared;
@@ -1118,36 +1278,69 @@ fn run_on_bundle(backend: Backend, record: &Rec, bundle: &Bundle, ready: &Ready,
 
 /// The policies' environment from a record's inputs, for `bundle`.
 pub fn env_from_inputs(bundle: &Bundle, inputs: &Json, subject: &str) -> Result<Env, String> {
-    env_for(bundle, inputs, Arc::from(subject))
+    env_for(bundle, Inputs::Parsed(inputs), Arc::from(subject), None)
 }
 
-/// [`env_from_inputs`] with the subject id already shared.
-fn env_for(bundle: &Bundle, inputs: &Json, subject: Arc<str>) -> Result<Env, String> {
+/// [`env_from_inputs`] with the subject id already shared, and for inputs parsed as
+/// [`InputsView`], profiles and contexts converted once per text in `converted`.
+fn env_for(bundle: &Bundle, inputs: Inputs, subject: Arc<str>, converted: Option<&Converted>) -> Result<Env, String> {
     let p = bundle.program();
-    let profile = match &inputs["profile"] {
-        Json::Null => None,
-        json => {
-            let schema = p
-                .profile
-                .ok_or("the record has a profile but the bundle has no Profile schema")?;
-            Some(
-                value_from_json(p, &Type::Record(schema), json)
-                    .map_err(|e| format!("profile{}: {}", e.path, e.message))?,
-            )
+    let profile_type = || {
+        p.profile
+            .map(Type::Record)
+            .ok_or("the record has a profile but the bundle has no Profile schema")
+    };
+    let context_type = Type::Record(p.builtins.context);
+    let in_profile = |e: DataError| format!("profile{}: {}", e.path, e.message);
+    let in_context = |e: DataError| format!("context{}: {}", e.path, e.message);
+    let (profile, context) = match (inputs, converted) {
+        (Inputs::View(v), Some(converted)) => {
+            // `null` and absent are both `None` here, as `inputs["profile"]` is `Json::Null`.
+            let profile = match v.profile {
+                None => None,
+                Some(text) => Some(
+                    Converted::value(&converted.profiles, bundle, &profile_type()?, text.get()).map_err(in_profile)?,
+                ),
+            };
+            let context = match v.context {
+                None => value_from_json(p, &context_type, &Json::Null),
+                Some(text) => Converted::value(&converted.contexts, bundle, &context_type, text.get()),
+            }
+            .map_err(in_context)?;
+            (profile, context)
+        }
+        (Inputs::View(v), None) => {
+            let json = |text: Option<&RawValue>| -> Result<Json, String> {
+                text.map(|t| serde_json::from_str(t.get()).map_err(|e| e.to_string()))
+                    .unwrap_or(Ok(Json::Null))
+            };
+            let profile = match json(v.profile)? {
+                Json::Null => None,
+                json => Some(value_from_json(p, &profile_type()?, &json).map_err(in_profile)?),
+            };
+            let context = value_from_json(p, &context_type, &json(v.context)?).map_err(in_context)?;
+            (profile, context)
+        }
+        (Inputs::Parsed(inputs), _) => {
+            let profile = match &inputs["profile"] {
+                Json::Null => None,
+                json => Some(value_from_json(p, &profile_type()?, json).map_err(in_profile)?),
+            };
+            let context = value_from_json(p, &context_type, &inputs["context"]).map_err(in_context)?;
+            (profile, context)
         }
     };
-    let context = value_from_json(p, &Type::Record(p.builtins.context), &inputs["context"])
-        .map_err(|e| format!("context{}: {}", e.path, e.message))?;
-    let now_ms = inputs["now_ms"].as_i64().ok_or("the record has no `now_ms`")?;
+    let now_ms = inputs.get("now_ms").as_i64().ok_or("the record has no `now_ms`")?;
     // Deserialized from the value in place (`from_value` would take a copy); same errors.
-    let consents = Vec::<String>::deserialize(&inputs["consents"]).map_err(|e| format!("consents: {e}"))?;
+    let consents = Vec::<String>::deserialize(inputs.get("consents")).map_err(|e| format!("consents: {e}"))?;
     let channels = p
         .enums
         .get(p.builtins.channel as usize)
         .map(|e| e.variants.as_slice())
         .unwrap_or_default();
     // As the engine does: impressions on a channel the bundle does not know are left out.
-    let impressions = inputs["impressions"]
+    let impressions = inputs
+        .get("impressions")
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
@@ -1796,7 +1989,7 @@ mod tests {
         for record in records {
             let rec = Rec::from(record);
             let ready = replayer.prepare(&rec).ok().unwrap();
-            let rerun = run_on(Backend::Interpreter, &rec, &ready, true).unwrap();
+            let rerun = run_on(Backend::Interpreter, &rec, &ready, true, None).unwrap();
             traces.push(rerun.outcome.unwrap().trace);
         }
         assert!(traces
@@ -1915,6 +2108,30 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn records_with_odd_inputs_replay_from_their_text_as_from_values() {
+        let records = &fixture().1;
+        let mut odd = records.clone();
+        // Inputs of other shapes than the server writes: read as JSON, with the same outcome
+        // (and the same reasons) as before.
+        odd[0].inputs["degraded"] = Json::String("deadline_exceeded".into());
+        odd[1].inputs["consents"] = Json::String("marketing".into());
+        odd[2].inputs["now_ms"] = Json::from(1.5);
+        odd[3].inputs["profile"]["orders"] = Json::from(999);
+        odd[4].inputs = Json::Null;
+        odd[5].inputs["profile"] = Json::Null;
+        odd[6].inputs["context"]["channel"] = Json::String("Nope".into());
+        odd[7].inputs["degraded"] = Json::from(3);
+        odd[8].inputs["extra"] = serde_json::json!({"a": [1, 2]});
+        odd[9].inputs.as_object_mut().unwrap().remove("impressions");
+        let report = replayed_both_ways(&odd);
+        assert_eq!(report.not_evaluated, 1, "{report:#?}");
+        assert!(report.unreproducible >= 4, "{report:#?}");
+        // The same profiles again (from the converted-value cache) replay as the first time.
+        let twice: Vec<AuditRecord> = records.iter().chain(records).cloned().collect();
+        assert_eq!(replayed_both_ways(&twice).identical, twice.len());
     }
 
     #[test]
