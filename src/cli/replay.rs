@@ -11,6 +11,7 @@ use super::audit::{open_store, RangeArgs};
 use super::Exit;
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
+use std::io::Write as _;
 use std::path::PathBuf;
 use tailor_runtime::replay::{self, Replayer, Report, Status, WhatIf};
 
@@ -173,7 +174,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
             );
             let out = std::time::Instant::now();
             match args.format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                // Written as it is serialized (the same text as `to_string_pretty`), not built
+                // in memory first: the report of a large log is tens of megabytes.
+                Format::Json => {
+                    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+                    serde_json::to_writer_pretty(&mut stdout, &report)?;
+                    writeln!(stdout)?;
+                    stdout.flush()?;
+                }
                 Format::Text => print!("{}", report_text(&report)),
             }
             tracing::debug!(report_ms = out.elapsed().as_millis() as u64, "report written");
