@@ -1086,6 +1086,40 @@ impl Replayer {
     /// and the counts are added up in log order.
     pub fn what_if_with(&mut self, records: &[AuditRecord], candidate: &Bundle, jobs: usize) -> WhatIf {
         let recs: Vec<Rec> = records.iter().map(Rec::from).collect();
+        self.what_if_recs(&recs, candidate, jobs)
+    }
+
+    /// [`Replayer::what_if_with`] for the records of `store` that pass `filter`, parsed on
+    /// `jobs` threads as [`RecordView`]s (the selected records are in memory at once, as their
+    /// text, not as JSON trees).
+    pub fn what_if_store(
+        &mut self,
+        store: &SharedStore,
+        filter: &Filter,
+        candidate: &Bundle,
+        jobs: usize,
+    ) -> Result<WhatIf, ReplayError> {
+        let entries = store.scan_prefix(Tree::Audit, b"", usize::MAX)?;
+        let views = matching_views(par_map(&entries, jobs, &|(_, v)| view_entry(v, filter)))?;
+        let recs: Vec<Rec> = views.iter().map(Parsed::rec).collect();
+        Ok(self.what_if_recs(&recs, candidate, jobs))
+    }
+
+    /// [`Replayer::what_if_store`] over JSON lines (a `tailor audit export`).
+    pub fn what_if_jsonl(
+        &mut self,
+        text: &str,
+        filter: &Filter,
+        candidate: &Bundle,
+        jobs: usize,
+    ) -> Result<WhatIf, ReplayError> {
+        let lines = jsonl_lines(text);
+        let views = matching_views(par_map(&lines, jobs, &|line| view_line(line, filter)))?;
+        let recs: Vec<Rec> = views.iter().map(Parsed::rec).collect();
+        Ok(self.what_if_recs(&recs, candidate, jobs))
+    }
+
+    fn what_if_recs(&mut self, recs: &[Rec], candidate: &Bundle, jobs: usize) -> WhatIf {
         // A record's preparation and its catalog prepared for the candidate; `None`: skipped.
         type Both = Option<(Ready, Arc<LoadedCatalog>)>;
         let ready: Vec<Both> = recs
@@ -1096,13 +1130,13 @@ impl Replayer {
                 Some((ready, candidate_catalog))
             })
             .collect();
-        let backend = self.backend;
+        let (backend, converted) = (self.backend, &self.converted);
         let work: Vec<(&Rec, Both)> = recs.iter().zip(ready).collect();
         // Per record: what it showed when reproduced exactly on its own bundle, and what the
         // candidate shows; `None` when it is skipped.
         let pairs = par_map(&work, jobs, &|(record, ready)| {
             let (ready, candidate_catalog) = ready.as_ref()?;
-            let before = run_on(backend, record, ready, true, None).ok()?;
+            let before = run_on(backend, record, ready, true, Some(converted)).ok()?;
             if !matches!(compare(record, &before, &ready.catalog), Ok(None)) {
                 return None;
             }
@@ -1111,21 +1145,21 @@ impl Replayer {
                 catalog: Arc::clone(candidate_catalog),
                 subject: Arc::clone(&ready.subject),
             };
-            let after = run_on_bundle(backend, record, candidate, &on_candidate, false, None).ok()?;
+            let after = run_on_bundle(backend, record, candidate, &on_candidate, false, Some(converted)).ok()?;
             Some((before.shown, after.shown))
         });
         let mut out = WhatIf {
             candidate_hash: candidate.version().to_string(),
-            total: records.len(),
+            total: recs.len(),
             ..WhatIf::default()
         };
-        for (record, pair) in records.iter().zip(pairs) {
+        for (record, pair) in recs.iter().zip(pairs) {
             let Some((before, after)) = pair else {
                 out.skipped += 1;
                 continue;
             };
             out.compared += 1;
-            let placement = out.per_placement.entry(record.placement.clone()).or_default();
+            let placement = out.per_placement.entry(record.placement.to_string()).or_default();
             placement.compared += 1;
             if (&before.ids, &before.fallback_reason, &before.variant)
                 == (&after.ids, &after.fallback_reason, &after.variant)
@@ -1134,12 +1168,14 @@ impl Replayer {
             }
             placement.changed += 1;
             out.changed += 1;
-            out.changed_decisions.push(record.decision_id.clone());
+            out.changed_decisions.push(record.decision_id.to_string());
             let kind = format!("{} → {}", before.first(), after.first());
             let change = out.per_offer.entry(kind).or_default();
             change.count += 1;
-            if change.sample_subjects.len() < SAMPLES && !change.sample_subjects.contains(&record.subject_hash) {
-                change.sample_subjects.push(record.subject_hash.clone());
+            if change.sample_subjects.len() < SAMPLES
+                && !change.sample_subjects.iter().any(|s| s == record.subject_hash)
+            {
+                change.sample_subjects.push(record.subject_hash.to_string());
             }
         }
         out
@@ -2268,5 +2304,10 @@ mod tests {
                 "{jobs} jobs"
             );
         }
+        // The same from the records' text.
+        let from_text = replayer()
+            .what_if_jsonl(&lines(&mixed), &Filter::default(), &candidate, 2)
+            .unwrap();
+        assert_eq!(from_text, sequential);
     }
 }
