@@ -137,10 +137,11 @@ impl<'a> From<&'a AuditRecord> for Rec<'a> {
     }
 }
 
-/// An audit record as the chunked replay parses it: the same JSON as [`AuditRecord`] (a text is
-/// a record for one exactly when it is for the other: same fields, same types), but strings are
-/// borrowed from the text where they can be, and the two largest parts, the rule outcomes and
-/// the response, are kept as JSON text. They are only compared, and most records compare equal
+/// An audit record as the chunked replay parses it: the same JSON as [`AuditRecord`] (the same
+/// fields with the same types, so the same texts are records; the one exception is JSON nested
+/// deeper than serde_json's recursion limit inside a part kept as text, reported for that record
+/// if the part is ever parsed), but strings are borrowed from the text where they can be, and
+/// the two largest parts, the rule outcomes and the response, are kept as JSON text. They are only compared, and most records compare equal
 /// byte for byte (see [`compare`]), so building and dropping their JSON trees (most of the
 /// allocation of a replay) is left to the records that differ.
 #[derive(Deserialize)]
@@ -230,8 +231,8 @@ struct InputsView<'a> {
 }
 
 impl<'a> Parsed<'a> {
-    /// Parses the inputs of `view`. Inputs that are not an object of distinct known-typed
-    /// fields (which [`AuditRecord`] accepts as any JSON) are kept as JSON, read as before.
+    /// Parses the inputs of `view`. Inputs that are not an object with distinct keys (which
+    /// [`AuditRecord`] accepts: any JSON) are kept as JSON and read as before.
     fn new(view: RecordView<'a>) -> Result<Parsed<'a>, serde_json::Error> {
         let text = view.inputs.get();
         let inputs = match serde_json::from_str::<InputsView>(text) {
