@@ -24,12 +24,17 @@ use crate::catalog::{self, CatalogDoc, LoadedCatalog};
 use crate::identity::Hasher;
 use crate::registry::Registry;
 use crate::store::{decode, key, SharedStore, StoreError, Tree};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value as Json;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 use tailor_compiler::bundle::BundleSource;
-use tailor_compiler::interp::{value_from_json, DecisionOutcome, Env, EvalError, Impression};
+use tailor_compiler::interp::{
+    value_from_json, CandidateOutcome, CandidateTrace, DataError, DecisionOutcome, Env, EvalError, Impression, Value,
+};
 use tailor_compiler::ir::Type;
 use tailor_compiler::{Backend, Bundle, SourceMap};
 
@@ -61,11 +66,266 @@ pub struct Filter {
 impl Filter {
     /// Whether `record` passes the filter.
     pub fn matches(&self, record: &AuditRecord) -> bool {
-        self.tenant.as_ref().is_none_or(|t| *t == record.tenant_id)
-            && (self.decision_ids.is_empty() || self.decision_ids.contains(&record.decision_id))
-            && self.since_ms.is_none_or(|s| record.at_ms >= s)
-            && self.until_ms.is_none_or(|u| record.at_ms < u)
-            && self.subject.as_ref().is_none_or(|h| *h == record.subject_hash)
+        self.matches_fields(
+            &record.tenant_id,
+            &record.decision_id,
+            record.at_ms,
+            &record.subject_hash,
+        )
+    }
+
+    fn matches_fields(&self, tenant: &str, decision_id: &str, at_ms: i64, subject_hash: &str) -> bool {
+        self.tenant.as_ref().is_none_or(|t| t == tenant)
+            && (self.decision_ids.is_empty() || self.decision_ids.iter().any(|d| d == decision_id))
+            && self.since_ms.is_none_or(|s| at_ms >= s)
+            && self.until_ms.is_none_or(|u| at_ms < u)
+            && self.subject.as_ref().is_none_or(|h| h == subject_hash)
+    }
+}
+
+/// A record as replay reads it, borrowed either from an [`AuditRecord`] (records already in
+/// memory: explain, the server, what-if) or from a [`RecordView`] (records parsed by the chunked
+/// replay). Everything replay needs, and nothing it does not.
+#[derive(Clone, Copy)]
+struct Rec<'a> {
+    decision_id: &'a str,
+    tenant_id: &'a str,
+    subject_hash: &'a str,
+    placement: &'a str,
+    bundle_version: u64,
+    bundle_hash: &'a str,
+    catalog_hash: &'a str,
+    /// What the policies read.
+    inputs: Inputs<'a>,
+    rule_outcomes: Recorded<'a>,
+    response: Recorded<'a>,
+}
+
+/// A part of a record that replay only compares: parsed, or still its JSON text.
+#[derive(Clone, Copy)]
+enum Recorded<'a> {
+    Parsed(&'a Json),
+    Raw(&'a RawValue),
+}
+
+impl Recorded<'_> {
+    /// The part as a JSON value (parsed from its text when it is raw).
+    fn json(&self) -> Result<Cow<'_, Json>, String> {
+        match self {
+            Recorded::Parsed(json) => Ok(Cow::Borrowed(*json)),
+            Recorded::Raw(raw) => serde_json::from_str(raw.get())
+                .map(Cow::Owned)
+                .map_err(|e| format!("the record's JSON does not parse: {e}")),
+        }
+    }
+}
+
+impl<'a> From<&'a AuditRecord> for Rec<'a> {
+    fn from(r: &'a AuditRecord) -> Rec<'a> {
+        Rec {
+            decision_id: &r.decision_id,
+            tenant_id: &r.tenant_id,
+            subject_hash: &r.subject_hash,
+            placement: &r.placement,
+            bundle_version: r.bundle.version,
+            bundle_hash: &r.bundle.hash,
+            catalog_hash: &r.catalog_hash,
+            inputs: Inputs::Parsed(&r.inputs),
+            rule_outcomes: Recorded::Parsed(&r.rule_outcomes),
+            response: Recorded::Parsed(&r.response),
+        }
+    }
+}
+
+/// An audit record as the chunked replay parses it: the same JSON as [`AuditRecord`] (the same
+/// fields with the same types, so the same texts are records; the one exception is JSON nested
+/// deeper than serde_json's recursion limit inside a part kept as text, reported for that record
+/// if the part is ever parsed), but strings are borrowed from the text where they can be, and
+/// the two largest parts, the rule outcomes and the response, are kept as JSON text. They are only compared, and most records compare equal
+/// byte for byte (see [`compare`]), so building and dropping their JSON trees (most of the
+/// allocation of a replay) is left to the records that differ.
+#[derive(Deserialize)]
+struct RecordView<'a> {
+    #[serde(borrow)]
+    decision_id: Cow<'a, str>,
+    at_ms: i64,
+    #[serde(borrow)]
+    tenant_id: Cow<'a, str>,
+    #[serde(borrow)]
+    subject_hash: Cow<'a, str>,
+    #[serde(borrow)]
+    placement: Cow<'a, str>,
+    /// Not used by replay, only type-checked as [`AuditRecord`] does.
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    decision: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    bundle: BundleView<'a>,
+    #[serde(borrow)]
+    catalog_hash: Cow<'a, str>,
+    /// Not used by replay, only type-checked.
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    backend: Cow<'a, str>,
+    /// Parsed into [`Parsed::inputs`].
+    #[serde(borrow)]
+    inputs: &'a RawValue,
+    #[serde(borrow)]
+    rule_outcomes: &'a RawValue,
+    /// Not used by replay (the response's copy is compared), only type-checked.
+    #[serde(borrow)]
+    #[allow(dead_code)]
+    experiment: Option<&'a RawValue>,
+    #[serde(borrow)]
+    response: &'a RawValue,
+}
+
+impl RecordView<'_> {
+    fn passes(&self, filter: &Filter) -> bool {
+        filter.matches_fields(&self.tenant_id, &self.decision_id, self.at_ms, &self.subject_hash)
+    }
+}
+
+/// [`crate::audit::BundleRef`], borrowed.
+#[derive(Deserialize)]
+struct BundleView<'a> {
+    version: u64,
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
+}
+
+/// A [`RecordView`] with its inputs parsed.
+struct Parsed<'a> {
+    view: RecordView<'a>,
+    inputs: ParsedInputs<'a>,
+}
+
+/// A record's inputs, as [`InputsView`] when they have its shape, else as JSON.
+enum ParsedInputs<'a> {
+    View(InputsView<'a>),
+    Json(Json),
+}
+
+/// The inputs of a record as the chunked replay reads them: every part the policies' environment
+/// is built from, the profile and the context as JSON text. Their text is the key of
+/// [`Converted`]: a log holds many decisions for the same profile (one per placement shown, and
+/// again until the profile changes), and converting it to the policies' values is a large part
+/// of re-running a record.
+#[derive(Deserialize)]
+struct InputsView<'a> {
+    #[serde(borrow)]
+    profile: Option<&'a RawValue>,
+    #[serde(borrow)]
+    context: Option<&'a RawValue>,
+    // The rest as `inputs[name]` gives them: `null` when absent.
+    #[serde(default)]
+    now_ms: Json,
+    #[serde(default)]
+    consents: Json,
+    #[serde(default)]
+    impressions: Json,
+    #[serde(default)]
+    constraints: Json,
+    #[serde(default)]
+    degraded: Json,
+}
+
+impl<'a> Parsed<'a> {
+    /// Parses the inputs of `view`. Inputs that are not an object with distinct keys (which
+    /// [`AuditRecord`] accepts: any JSON) are kept as JSON and read as before.
+    fn new(view: RecordView<'a>) -> Result<Parsed<'a>, serde_json::Error> {
+        let text = view.inputs.get();
+        let inputs = match serde_json::from_str::<InputsView>(text) {
+            Ok(inputs) => ParsedInputs::View(inputs),
+            Err(_) => ParsedInputs::Json(serde_json::from_str(text)?),
+        };
+        Ok(Parsed { view, inputs })
+    }
+
+    fn rec(&self) -> Rec<'_> {
+        let view = &self.view;
+        Rec {
+            decision_id: &view.decision_id,
+            tenant_id: &view.tenant_id,
+            subject_hash: &view.subject_hash,
+            placement: &view.placement,
+            bundle_version: view.bundle.version,
+            bundle_hash: &view.bundle.hash,
+            catalog_hash: &view.catalog_hash,
+            inputs: match &self.inputs {
+                ParsedInputs::View(v) => Inputs::View(v),
+                ParsedInputs::Json(j) => Inputs::Parsed(j),
+            },
+            rule_outcomes: Recorded::Raw(view.rule_outcomes),
+            response: Recorded::Raw(view.response),
+        }
+    }
+}
+
+/// A record's inputs, borrowed.
+#[derive(Clone, Copy)]
+enum Inputs<'a> {
+    Parsed(&'a Json),
+    View(&'a InputsView<'a>),
+}
+
+impl<'a> Inputs<'a> {
+    /// `inputs[name]` for the parts other than the profile and the context.
+    fn get(&self, name: &str) -> &'a Json {
+        match self {
+            Inputs::Parsed(j) => &j[name],
+            Inputs::View(v) => match name {
+                "now_ms" => &v.now_ms,
+                "consents" => &v.consents,
+                "impressions" => &v.impressions,
+                "constraints" => &v.constraints,
+                "degraded" => &v.degraded,
+                _ => &Json::Null,
+            },
+        }
+    }
+}
+
+/// Profiles and contexts already converted to the policies' values, by bundle content hash and
+/// JSON text (the same text converts to the same value for the same sources). Shared by the
+/// worker threads; emptied when it grows past [`Converted::MAX`] entries.
+#[derive(Default)]
+struct Converted {
+    profiles: std::sync::RwLock<HashMap<String, HashMap<Box<str>, Value>>>,
+    contexts: std::sync::RwLock<HashMap<String, HashMap<Box<str>, Value>>>,
+}
+
+impl Converted {
+    /// Entries kept per kind before the cache starts over (bounds its memory on a long log of
+    /// ever-changing profiles).
+    const MAX: usize = 100_000;
+
+    /// The value of `text` (JSON of type `ty`) for `bundle`, converted on first use.
+    fn value(
+        cache: &std::sync::RwLock<HashMap<String, HashMap<Box<str>, Value>>>,
+        bundle: &Bundle,
+        ty: &Type,
+        text: &str,
+    ) -> Result<Value, DataError> {
+        if let Ok(map) = cache.read() {
+            if let Some(v) = map.get(bundle.version()).and_then(|m| m.get(text)) {
+                return Ok(v.clone());
+            }
+        }
+        let json: Json = serde_json::from_str(text).map_err(|e| DataError {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        let value = value_from_json(bundle.program(), ty, &json)?;
+        if let Ok(mut map) = cache.write() {
+            if map.values().map(HashMap::len).sum::<usize>() >= Converted::MAX {
+                map.clear();
+            }
+            map.entry(bundle.version().to_string())
+                .or_default()
+                .insert(text.into(), value.clone());
+        }
+        Ok(value)
     }
 }
 
@@ -114,6 +374,42 @@ fn matching(parsed: Vec<Result<AuditRecord, ReplayError>>, filter: &Filter) -> R
     Ok(out)
 }
 
+/// [`parse_line`] into a [`Parsed`] record (the same errors), `None` when it does not pass
+/// `filter` (its inputs are then left unparsed).
+fn view_line<'a>((i, line): &(usize, &'a str), filter: &Filter) -> Result<Option<Parsed<'a>>, ReplayError> {
+    let bad = |e: serde_json::Error| ReplayError::BadRecord {
+        line: i + 1,
+        message: e.to_string(),
+    };
+    let view = serde_json::from_str::<RecordView>(line).map_err(bad)?;
+    if !view.passes(filter) {
+        return Ok(None);
+    }
+    Parsed::new(view).map(Some).map_err(bad)
+}
+
+/// A stored audit entry as a [`Parsed`] record (the error [`decode`] gives for an
+/// [`AuditRecord`]), `None` when it does not pass `filter`.
+fn view_entry<'a>(bytes: &'a [u8], filter: &Filter) -> Result<Option<Parsed<'a>>, ReplayError> {
+    let corrupt = |e: serde_json::Error| ReplayError::Store(StoreError::Corrupt(e.to_string()));
+    let view = serde_json::from_slice::<RecordView>(bytes).map_err(corrupt)?;
+    if !view.passes(filter) {
+        return Ok(None);
+    }
+    Parsed::new(view).map(Some).map_err(corrupt)
+}
+
+/// The parsed records that passed the filter, or the first parse error.
+fn matching_views<'a>(parsed: Vec<Result<Option<Parsed<'a>>, ReplayError>>) -> Result<Vec<Parsed<'a>>, ReplayError> {
+    let mut out = Vec::with_capacity(parsed.len());
+    for r in parsed {
+        if let Some(r) = r? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
 /// How many records are parsed and replayed at a time by [`Replayer::replay_store`] and
 /// [`Replayer::replay_jsonl`]: enough to keep every core busy, small enough that the parsed
 /// records of a large log are never all in memory (parsing a record into JSON values takes
@@ -127,7 +423,7 @@ pub fn default_jobs() -> usize {
 
 /// `f` over `items` on `jobs` threads, each taking one contiguous slice, the results in the
 /// order of `items` (so reports are the same whatever the number of threads).
-fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: &(dyn Fn(&T) -> R + Sync)) -> Vec<R> {
+fn par_map<'a, T: Sync, R: Send>(items: &'a [T], jobs: usize, f: &(dyn Fn(&'a T) -> R + Sync)) -> Vec<R> {
     let jobs = jobs.clamp(1, items.len().max(1));
     if jobs == 1 {
         return items.iter().map(f).collect();
@@ -353,11 +649,16 @@ pub struct Replayer {
     /// Subject ids supplied by the caller.
     subject_ids: Vec<String>,
     /// Per tenant: subject hash → subject id.
-    subjects: HashMap<String, HashMap<String, String>>,
-    bundles: HashMap<(String, u64), Result<Arc<Bundle>, String>>,
-    catalogs: HashMap<(String, String), Result<Arc<LoadedCatalog>, String>>,
+    subjects: HashMap<String, HashMap<String, Arc<str>>>,
+    /// Per tenant and version: the compiled bundle, or why there is none. Nested so a record's
+    /// lookup borrows its strings instead of building a key.
+    bundles: HashMap<String, HashMap<u64, Result<Arc<Bundle>, String>>>,
+    /// Per tenant and bundle content hash: the prepared catalog, or why there is none.
+    catalogs: HashMap<String, HashMap<String, Result<Arc<LoadedCatalog>, String>>>,
     /// The backend that re-runs records (the interpreter unless asked).
     backend: Backend,
+    /// Profiles and contexts converted from the text of records read by the chunked replay.
+    converted: Converted,
 }
 
 /// Compiles sources into a bundle (interpreter only), the error as text.
@@ -386,6 +687,7 @@ impl Replayer {
             bundles: HashMap::new(),
             catalogs: HashMap::new(),
             backend: Backend::Interpreter,
+            converted: Converted::default(),
         }
     }
 
@@ -436,7 +738,9 @@ impl Replayer {
         self
     }
 
-    fn subject(&mut self, tenant: &str, hash: &str) -> Result<Option<String>, String> {
+    /// The id of the subject with this hash, if known. The map of a tenant is built once, on
+    /// first use; ids are shared (`Arc`) so a record's environment takes its id without a copy.
+    fn subject(&mut self, tenant: &str, hash: &str) -> Result<Option<Arc<str>>, String> {
         if !self.subjects.contains_key(tenant) {
             let Some(hasher) = &self.hasher else {
                 return Err("no identity hashing key (give --data or --hash-key)".into());
@@ -457,15 +761,18 @@ impl Replayer {
                     );
                 }
             }
-            let map = ids.into_iter().map(|id| (hasher.subject(tenant, &id), id)).collect();
+            let map = ids
+                .into_iter()
+                .map(|id| (hasher.subject(tenant, &id), Arc::from(id)))
+                .collect();
             self.subjects.insert(tenant.to_string(), map);
         }
         Ok(self.subjects.get(tenant).and_then(|m| m.get(hash)).cloned())
     }
 
     /// The bundle a record names, checked against its hash.
-    fn bundle(&mut self, record: &AuditRecord) -> Result<Arc<Bundle>, String> {
-        let wanted = &record.bundle.hash;
+    fn bundle(&mut self, record: &Rec) -> Result<Arc<Bundle>, String> {
+        let wanted = record.bundle_hash;
         if let Some(p) = &self.policies {
             if p.version() == wanted {
                 return Ok(p.clone());
@@ -474,30 +781,36 @@ impl Replayer {
                 return Err(format!(
                     "the given policies hash to {}, the record names version {} with hash {wanted}",
                     p.version(),
-                    record.bundle.version
+                    record.bundle_version
                 ));
             }
         }
-        let slot = (record.tenant_id.clone(), record.bundle.version);
-        if !self.bundles.contains_key(&slot) {
-            let loaded = match &self.store {
-                None => Err("no bundle source (give --data or --policies)".to_string()),
-                Some(store) => Registry::new(store.clone(), Backend::Interpreter)
-                    .version(&record.tenant_id, record.bundle.version)
-                    .map_err(|e| e.to_string())
-                    .and_then(|stored| compile_sources(&stored.sources).map(Arc::new)),
-            };
-            self.bundles.insert(slot.clone(), loaded);
-        }
-        let bundle = self
+        // Looked up by `&str` first: this runs once per record, on one thread.
+        let cached = self
             .bundles
-            .get(&slot)
-            .cloned()
-            .unwrap_or_else(|| Err("not loaded".into()))?;
+            .get(record.tenant_id)
+            .and_then(|versions| versions.get(&record.bundle_version));
+        let bundle = match cached {
+            Some(loaded) => loaded.clone(),
+            None => {
+                let loaded = match &self.store {
+                    None => Err("no bundle source (give --data or --policies)".to_string()),
+                    Some(store) => Registry::new(store.clone(), Backend::Interpreter)
+                        .version(record.tenant_id, record.bundle_version)
+                        .map_err(|e| e.to_string())
+                        .and_then(|stored| compile_sources(&stored.sources).map(Arc::new)),
+                };
+                self.bundles
+                    .entry(record.tenant_id.to_string())
+                    .or_default()
+                    .insert(record.bundle_version, loaded.clone());
+                loaded
+            }
+        }?;
         if bundle.version() != wanted {
             return Err(format!(
                 "the stored sources of version {} hash to {}, the record names {wanted} (changed or tampered)",
-                record.bundle.version,
+                record.bundle_version,
                 bundle.version()
             ));
         }
@@ -505,47 +818,36 @@ impl Replayer {
     }
 
     /// The catalog a record names, prepared for `bundle`.
-    fn catalog(&mut self, record: &AuditRecord, bundle: &Bundle) -> Result<Arc<LoadedCatalog>, String> {
-        let slot = (record.tenant_id.clone(), bundle.version().to_string());
-        if !self.catalogs.contains_key(&slot) {
-            let doc = match (&self.catalog, &self.store) {
-                (Some(doc), _) => Ok(doc.clone()),
-                (None, Some(store)) => Registry::new(store.clone(), Backend::Interpreter)
-                    .catalog_doc(&record.tenant_id)
-                    .map_err(|e| e.to_string()),
-                (None, None) => Err("no catalog (give --data or --catalog)".to_string()),
-            };
-            let prepared = doc.and_then(|d| {
-                catalog::prepare(bundle, &d)
-                    .map(Arc::new)
-                    .map_err(|e| format!("the catalog does not fit the bundle: {e}"))
-            });
-            self.catalogs.insert(slot.clone(), prepared);
+    fn catalog(&mut self, record: &Rec, bundle: &Bundle) -> Result<Arc<LoadedCatalog>, String> {
+        let cached = self
+            .catalogs
+            .get(record.tenant_id)
+            .and_then(|by_bundle| by_bundle.get(bundle.version()));
+        if let Some(prepared) = cached {
+            return prepared.clone();
         }
+        let doc = match (&self.catalog, &self.store) {
+            (Some(doc), _) => Ok(doc.clone()),
+            (None, Some(store)) => Registry::new(store.clone(), Backend::Interpreter)
+                .catalog_doc(record.tenant_id)
+                .map_err(|e| e.to_string()),
+            (None, None) => Err("no catalog (give --data or --catalog)".to_string()),
+        };
+        let prepared = doc.and_then(|d| {
+            catalog::prepare(bundle, &d)
+                .map(Arc::new)
+                .map_err(|e| format!("the catalog does not fit the bundle: {e}"))
+        });
         self.catalogs
-            .get(&slot)
-            .cloned()
-            .unwrap_or_else(|| Err("not loaded".into()))
-    }
-
-    /// Runs a record's inputs on `bundle` with `catalog`; without the per-candidate trace when
-    /// only the answer is compared (a what-if's candidate run).
-    fn run(
-        &mut self,
-        record: &AuditRecord,
-        bundle: &Bundle,
-        catalog: &LoadedCatalog,
-        trace: bool,
-    ) -> Result<Rerun, String> {
-        let subject = self
-            .subject(&record.tenant_id, &record.subject_hash)?
-            .ok_or_else(|| SUBJECT_UNKNOWN.to_string())?;
-        run_on(self.backend, record, bundle, catalog, &subject, trace)
+            .entry(record.tenant_id.to_string())
+            .or_default()
+            .insert(bundle.version().to_string(), prepared.clone());
+        prepared
     }
 
     /// Why a record evaluated no policy, if it did not.
-    fn not_evaluated(record: &AuditRecord) -> Option<String> {
-        match record.inputs["degraded"].as_str() {
+    fn not_evaluated(record: &Rec) -> Option<String> {
+        match record.inputs.get("degraded").as_str() {
             Some(r @ ("store_unavailable" | "deadline_exceeded" | "profile_invalid" | "catalog_unavailable")) => {
                 Some(format!("the runtime degraded before evaluating ({r})"))
             }
@@ -553,39 +855,40 @@ impl Replayer {
         }
     }
 
-    /// Replays one record on its recorded bundle.
-    pub fn replay_record(&mut self, record: &AuditRecord) -> RecordReport {
-        let status = self
-            .replay_status(record)
-            .map(|(s, _)| s)
-            .unwrap_or_else(|reason| Status::Unreproducible { reason });
-        RecordReport {
-            decision_id: record.decision_id.clone(),
-            tenant_id: record.tenant_id.clone(),
-            placement: record.placement.clone(),
-            bundle_version: record.bundle.version,
-            status,
-        }
-    }
-
-    fn replay_status(&mut self, record: &AuditRecord) -> Result<(Status, Option<Shown>), String> {
+    /// What a record needs to run again (its bundle, its catalog checked against the recorded
+    /// hash, its subject id), looked up in the replayer's caches; `Err` says why it cannot run.
+    fn prepare(&mut self, record: &Rec) -> Result<Ready, NotRun> {
         if let Some(reason) = Replayer::not_evaluated(record) {
-            return Ok((Status::NotEvaluated { reason }, None));
+            return Err(NotRun::NotEvaluated(reason));
         }
-        let bundle = self.bundle(record)?;
-        let catalog = self.catalog(record, &bundle)?;
+        let unreproducible = NotRun::Unreproducible;
+        let bundle = self.bundle(record).map_err(unreproducible)?;
+        let catalog = self.catalog(record, &bundle).map_err(unreproducible)?;
         if catalog.hash != record.catalog_hash {
-            return Err(format!(
+            return Err(unreproducible(format!(
                 "the available catalog hashes to {}, the record names {} (the catalog changed since)",
                 catalog.hash, record.catalog_hash
-            ));
+            )));
         }
-        let rerun = self.run(record, &bundle, &catalog, true)?;
-        let status = match compare(record, &rerun, &catalog) {
-            None => Status::Identical,
-            Some(difference) => Status::Different { difference },
+        let subject = self
+            .subject(record.tenant_id, record.subject_hash)
+            .map_err(unreproducible)?
+            .ok_or_else(|| unreproducible(SUBJECT_UNKNOWN.to_string()))?;
+        Ok(Ready {
+            bundle,
+            catalog,
+            subject,
+        })
+    }
+
+    /// Replays one record on its recorded bundle.
+    pub fn replay_record(&mut self, record: &AuditRecord) -> RecordReport {
+        let rec = Rec::from(record);
+        let status = match self.prepare(&rec) {
+            Err(not_run) => not_run.status(),
+            Ok(ready) => replay_ready(self.backend, &rec, &ready, None),
         };
-        Ok((status, Some(rerun.shown)))
+        record_report(&rec, status)
     }
 
     /// Runs a record again for an explanation: the bundle and catalog it names, the policies'
@@ -593,29 +896,22 @@ impl Replayer {
     /// record. `Err` says why it cannot be re-run (the same reasons as an unreproducible
     /// replay, or that it evaluated no policy).
     pub fn reproduce(&mut self, record: &AuditRecord) -> Result<Reproduced, String> {
-        if let Some(reason) = Replayer::not_evaluated(record) {
-            return Err(reason);
-        }
-        let bundle = self.bundle(record)?;
-        let catalog = self.catalog(record, &bundle)?;
-        if catalog.hash != record.catalog_hash {
-            return Err(format!(
-                "the available catalog hashes to {}, the record names {} (the catalog changed since)",
-                catalog.hash, record.catalog_hash
-            ));
-        }
-        let subject = self
-            .subject(&record.tenant_id, &record.subject_hash)?
-            .ok_or_else(|| SUBJECT_UNKNOWN.to_string())?;
-        let env = env_from_inputs(&bundle, &record.inputs, &subject)?;
-        let rerun = self.run(record, &bundle, &catalog, true)?;
-        let status = match compare(record, &rerun, &catalog) {
+        let rec = Rec::from(record);
+        let ready = self.prepare(&rec).map_err(NotRun::reason)?;
+        let env = env_for(
+            &ready.bundle,
+            Inputs::Parsed(&record.inputs),
+            ready.subject.clone(),
+            None,
+        )?;
+        let rerun = run_on(self.backend, &rec, &ready, true, None)?;
+        let status = match compare(&rec, &rerun, &ready.catalog)? {
             None => Status::Identical,
             Some(difference) => Status::Different { difference },
         };
         Ok(Reproduced {
-            bundle,
-            catalog,
+            bundle: ready.bundle,
+            catalog: ready.catalog,
             env,
             outcome: rerun.outcome,
             status,
@@ -626,8 +922,9 @@ impl Replayer {
     /// record's own bundle when that is available): what an explanation from the log uses to
     /// turn catalog positions back into offer ids.
     pub fn recorded_catalog(&mut self, record: &AuditRecord) -> Option<Arc<LoadedCatalog>> {
-        let bundle = self.bundle(record).ok()?;
-        let catalog = self.catalog(record, &bundle).ok()?;
+        let rec = Rec::from(record);
+        let bundle = self.bundle(&rec).ok()?;
+        let catalog = self.catalog(&rec, &bundle).ok()?;
         (catalog.hash == record.catalog_hash).then_some(catalog)
     }
 
@@ -644,76 +941,58 @@ impl Replayer {
     /// record) is looked up first, on this thread; only the evaluation and the comparison run in
     /// parallel.
     pub fn replay_with(&mut self, records: &[AuditRecord], jobs: usize, progress: &(dyn Fn(u64) + Sync)) -> Report {
-        // The status of a record settled before running it is boxed: most records run.
-        type Ready = Result<(Arc<Bundle>, Arc<LoadedCatalog>, String), Box<Status>>;
-        let ready: Vec<Ready> = records
-            .iter()
-            .map(|record| {
-                if let Some(reason) = Replayer::not_evaluated(record) {
-                    return Err(Box::new(Status::NotEvaluated { reason }));
-                }
-                let unreproducible = |reason| Box::new(Status::Unreproducible { reason });
-                let bundle = self.bundle(record).map_err(unreproducible)?;
-                let catalog = self.catalog(record, &bundle).map_err(unreproducible)?;
-                if catalog.hash != record.catalog_hash {
-                    return Err(unreproducible(format!(
-                        "the available catalog hashes to {}, the record names {} (the catalog changed since)",
-                        catalog.hash, record.catalog_hash
-                    )));
-                }
-                let subject = self
-                    .subject(&record.tenant_id, &record.subject_hash)
-                    .map_err(unreproducible)?
-                    .ok_or_else(|| unreproducible(SUBJECT_UNKNOWN.to_string()))?;
-                Ok((bundle, catalog, subject))
-            })
-            .collect();
-        let backend = self.backend;
-        let work: Vec<(&AuditRecord, Ready)> = records.iter().zip(ready).collect();
+        let recs: Vec<Rec> = records.iter().map(Rec::from).collect();
+        self.replay_recs(&recs, jobs, progress)
+    }
+
+    /// [`Replayer::replay_with`] over borrowed records.
+    fn replay_recs(&mut self, records: &[Rec], jobs: usize, progress: &(dyn Fn(u64) + Sync)) -> Report {
+        let at = std::time::Instant::now();
+        let ready: Vec<Result<Ready, NotRun>> = records.iter().map(|r| self.prepare(r)).collect();
+        tracing::trace!(
+            records = records.len(),
+            prepare_us = at.elapsed().as_micros() as u64,
+            "prepared"
+        );
+        let (backend, converted) = (self.backend, &self.converted);
+        let work: Vec<(&Rec, Result<Ready, NotRun>)> = records.iter().zip(ready).collect();
         // Progress is reported in steps, not per record, to keep the shared bar off the hot path.
         const STEP: usize = 512;
         let done = std::sync::atomic::AtomicUsize::new(0);
-        let statuses = par_map(&work, jobs, &|(record, ready)| {
+        let reports = par_map(&work, jobs, &|(record, ready)| {
             let status = match ready {
-                Err(status) => Status::clone(status),
-                Ok((bundle, catalog, subject)) => match run_on(backend, record, bundle, catalog, subject, true) {
-                    Err(reason) => Status::Unreproducible { reason },
-                    Ok(rerun) => match compare(record, &rerun, catalog) {
-                        None => Status::Identical,
-                        Some(difference) => Status::Different { difference },
-                    },
-                },
+                Err(not_run) => not_run.clone().status(),
+                Ok(ready) => replay_ready(backend, record, ready, Some(converted)),
             };
             if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STEP == STEP - 1 {
                 progress(STEP as u64);
             }
-            status
+            record_report(record, status)
         });
         progress((records.len() % STEP) as u64);
         let mut report = Report::default();
-        for (record, status) in records.iter().zip(statuses) {
-            match status {
+        for r in &reports {
+            match r.status {
                 Status::Identical => report.identical += 1,
                 Status::Different { .. } => report.different += 1,
                 Status::Unreproducible { .. } => report.unreproducible += 1,
                 Status::NotEvaluated { .. } => report.not_evaluated += 1,
             }
-            report.records.push(RecordReport {
-                decision_id: record.decision_id.clone(),
-                tenant_id: record.tenant_id.clone(),
-                placement: record.placement.clone(),
-                bundle_version: record.bundle.version,
-                status,
-            });
         }
+        report.records = reports;
         report.total = records.len();
         report
     }
 
-    /// Replays the records of `store` that pass `filter`, parsing and re-running a chunk at a
-    /// time on `jobs` threads. `length` is told the number of log entries once they are read,
-    /// and `progress` counts entries done (matching or not), for a progress bar. The report is
-    /// the one [`Replayer::replay`] gives for [`records_from_store`]'s records.
+    /// Replays the records of `store` that pass `filter`, reading, parsing and re-running a
+    /// chunk at a time on `jobs` threads. `length` is told the number of log entries read so far
+    /// as they are read (the total once the last chunk is read), and `progress` counts entries
+    /// done (matching or not), for a progress bar. The report is the one [`Replayer::replay`]
+    /// gives for [`records_from_store`]'s records.
+    ///
+    /// The log is read in key order a chunk at a time on a thread of its own, one chunk ahead of
+    /// the replay: reading the store is otherwise a long stretch on one core with the workers
+    /// idle, and the whole log is never in memory at once.
     pub fn replay_store(
         &mut self,
         store: &SharedStore,
@@ -722,18 +1001,54 @@ impl Replayer {
         length: &dyn Fn(u64),
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Report, ReplayError> {
-        let entries = store.scan_prefix(Tree::Audit, b"", usize::MAX)?;
-        length(entries.len() as u64);
-        let mut report = Report::default();
-        for chunk in entries.chunks(CHUNK) {
-            let parsed = par_map(chunk, jobs, &|(_, v)| {
-                decode::<AuditRecord>(v).map_err(ReplayError::from)
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<crate::store::Entry>, StoreError>>(1);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let mut after: Option<Vec<u8>> = None;
+                loop {
+                    let page = store.scan_prefix_after(Tree::Audit, b"", after.as_deref(), CHUNK);
+                    let last = match &page {
+                        Ok(entries) => entries.last().map(|(k, _)| k.clone()),
+                        Err(_) => None,
+                    };
+                    let full = page.as_ref().is_ok_and(|entries| entries.len() == CHUNK);
+                    // A send fails when the replay stopped (a record did not parse): stop too.
+                    if tx.send(page).is_err() || !full {
+                        return;
+                    }
+                    after = last;
+                }
             });
-            let records = matching(parsed, filter)?;
-            progress((chunk.len() - records.len()) as u64);
-            report.extend(self.replay_with(&records, jobs, progress));
-        }
-        Ok(report)
+            // Where the time goes, for `RUST_LOG=debug` (docs/benchmarks.md).
+            let (mut wait, mut parse, mut run) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+            let mut read = 0u64;
+            let mut report = Report::default();
+            let mut at = std::time::Instant::now();
+            // `rx` is dropped on an early return, which stops the reader.
+            for chunk in rx {
+                let chunk = chunk?;
+                wait += at.elapsed();
+                read += chunk.len() as u64;
+                length(read);
+                at = std::time::Instant::now();
+                let parsed = par_map(&chunk, jobs, &|(_, v)| view_entry(v, filter));
+                let views = matching_views(parsed)?;
+                parse += at.elapsed();
+                progress((chunk.len() - views.len()) as u64);
+                at = std::time::Instant::now();
+                let recs: Vec<Rec> = views.iter().map(Parsed::rec).collect();
+                report.extend(self.replay_recs(&recs, jobs, progress));
+                run += at.elapsed();
+                at = std::time::Instant::now();
+            }
+            tracing::debug!(
+                read_wait_ms = wait.as_millis() as u64,
+                parse_ms = parse.as_millis() as u64,
+                run_ms = run.as_millis() as u64,
+                "replayed the store's records"
+            );
+            Ok(report)
+        })
     }
 
     /// [`Replayer::replay_store`] over JSON lines (a `tailor audit export`); `progress` counts
@@ -750,10 +1065,11 @@ impl Replayer {
         length(lines.len() as u64);
         let mut report = Report::default();
         for chunk in lines.chunks(CHUNK) {
-            let parsed = par_map(chunk, jobs, &parse_line);
-            let records = matching(parsed, filter)?;
-            progress((chunk.len() - records.len()) as u64);
-            report.extend(self.replay_with(&records, jobs, progress));
+            let parsed = par_map(chunk, jobs, &|line| view_line(line, filter));
+            let views = matching_views(parsed)?;
+            progress((chunk.len() - views.len()) as u64);
+            let recs: Vec<Rec> = views.iter().map(Parsed::rec).collect();
+            report.extend(self.replay_recs(&recs, jobs, progress));
         }
         Ok(report)
     }
@@ -770,48 +1086,81 @@ impl Replayer {
     /// on this thread; the two evaluations of each record and the comparison run in parallel,
     /// and the counts are added up in log order.
     pub fn what_if_with(&mut self, records: &[AuditRecord], candidate: &Bundle, jobs: usize) -> WhatIf {
-        type Ready = Option<(Arc<Bundle>, Arc<LoadedCatalog>, Arc<LoadedCatalog>, String)>;
-        let ready: Vec<Ready> = records
+        let recs: Vec<Rec> = records.iter().map(Rec::from).collect();
+        self.what_if_recs(&recs, candidate, jobs)
+    }
+
+    /// [`Replayer::what_if_with`] for the records of `store` that pass `filter`, parsed on
+    /// `jobs` threads as [`RecordView`]s (the selected records are in memory at once, as their
+    /// text, not as JSON trees).
+    pub fn what_if_store(
+        &mut self,
+        store: &SharedStore,
+        filter: &Filter,
+        candidate: &Bundle,
+        jobs: usize,
+    ) -> Result<WhatIf, ReplayError> {
+        let entries = store.scan_prefix(Tree::Audit, b"", usize::MAX)?;
+        let views = matching_views(par_map(&entries, jobs, &|(_, v)| view_entry(v, filter)))?;
+        let recs: Vec<Rec> = views.iter().map(Parsed::rec).collect();
+        Ok(self.what_if_recs(&recs, candidate, jobs))
+    }
+
+    /// [`Replayer::what_if_store`] over JSON lines (a `tailor audit export`).
+    pub fn what_if_jsonl(
+        &mut self,
+        text: &str,
+        filter: &Filter,
+        candidate: &Bundle,
+        jobs: usize,
+    ) -> Result<WhatIf, ReplayError> {
+        let lines = jsonl_lines(text);
+        let views = matching_views(par_map(&lines, jobs, &|line| view_line(line, filter)))?;
+        let recs: Vec<Rec> = views.iter().map(Parsed::rec).collect();
+        Ok(self.what_if_recs(&recs, candidate, jobs))
+    }
+
+    fn what_if_recs(&mut self, recs: &[Rec], candidate: &Bundle, jobs: usize) -> WhatIf {
+        // A record's preparation and its catalog prepared for the candidate; `None`: skipped.
+        type Both = Option<(Ready, Arc<LoadedCatalog>)>;
+        let ready: Vec<Both> = recs
             .iter()
             .map(|record| {
-                if Replayer::not_evaluated(record).is_some() {
-                    return None;
-                }
-                let bundle = self.bundle(record).ok()?;
-                let catalog = self.catalog(record, &bundle).ok()?;
-                if catalog.hash != record.catalog_hash {
-                    return None;
-                }
-                let subject = self.subject(&record.tenant_id, &record.subject_hash).ok()??;
+                let ready = self.prepare(record).ok()?;
                 let candidate_catalog = self.candidate_catalog(record, candidate).ok()?;
-                Some((bundle, catalog, candidate_catalog, subject))
+                Some((ready, candidate_catalog))
             })
             .collect();
-        let backend = self.backend;
-        let work: Vec<(&AuditRecord, Ready)> = records.iter().zip(ready).collect();
+        let (backend, converted) = (self.backend, &self.converted);
+        let work: Vec<(&Rec, Both)> = recs.iter().zip(ready).collect();
         // Per record: what it showed when reproduced exactly on its own bundle, and what the
         // candidate shows; `None` when it is skipped.
         let pairs = par_map(&work, jobs, &|(record, ready)| {
-            let (bundle, catalog, candidate_catalog, subject) = ready.as_ref()?;
-            let before = run_on(backend, record, bundle, catalog, subject, true).ok()?;
-            if compare(record, &before, catalog).is_some() {
+            let (ready, candidate_catalog) = ready.as_ref()?;
+            let before = run_on(backend, record, ready, true, Some(converted)).ok()?;
+            if !matches!(compare(record, &before, &ready.catalog), Ok(None)) {
                 return None;
             }
-            let after = run_on(backend, record, candidate, candidate_catalog, subject, false).ok()?;
+            let on_candidate = Ready {
+                bundle: Arc::clone(&ready.bundle),
+                catalog: Arc::clone(candidate_catalog),
+                subject: Arc::clone(&ready.subject),
+            };
+            let after = run_on_bundle(backend, record, candidate, &on_candidate, false, Some(converted)).ok()?;
             Some((before.shown, after.shown))
         });
         let mut out = WhatIf {
             candidate_hash: candidate.version().to_string(),
-            total: records.len(),
+            total: recs.len(),
             ..WhatIf::default()
         };
-        for (record, pair) in records.iter().zip(pairs) {
+        for (record, pair) in recs.iter().zip(pairs) {
             let Some((before, after)) = pair else {
                 out.skipped += 1;
                 continue;
             };
             out.compared += 1;
-            let placement = out.per_placement.entry(record.placement.clone()).or_default();
+            let placement = out.per_placement.entry(record.placement.to_string()).or_default();
             placement.compared += 1;
             if (&before.ids, &before.fallback_reason, &before.variant)
                 == (&after.ids, &after.fallback_reason, &after.variant)
@@ -820,12 +1169,14 @@ impl Replayer {
             }
             placement.changed += 1;
             out.changed += 1;
-            out.changed_decisions.push(record.decision_id.clone());
+            out.changed_decisions.push(record.decision_id.to_string());
             let kind = format!("{} → {}", before.first(), after.first());
             let change = out.per_offer.entry(kind).or_default();
             change.count += 1;
-            if change.sample_subjects.len() < SAMPLES && !change.sample_subjects.contains(&record.subject_hash) {
-                change.sample_subjects.push(record.subject_hash.clone());
+            if change.sample_subjects.len() < SAMPLES
+                && !change.sample_subjects.iter().any(|s| s == record.subject_hash)
+            {
+                change.sample_subjects.push(record.subject_hash.to_string());
             }
         }
         out
@@ -833,7 +1184,7 @@ impl Replayer {
 
     /// The record's catalog prepared for the candidate: the same offers (checked against the
     /// recorded hash), validated against the candidate's schemas.
-    fn candidate_catalog(&mut self, record: &AuditRecord, candidate: &Bundle) -> Result<Arc<LoadedCatalog>, String> {
+    fn candidate_catalog(&mut self, record: &Rec, candidate: &Bundle) -> Result<Arc<LoadedCatalog>, String> {
         let prepared = self.catalog(record, candidate)?;
         if prepared.hash != record.catalog_hash {
             return Err("the catalog changed since".into());
@@ -842,37 +1193,106 @@ impl Replayer {
     }
 }
 
+/// Why a record is not run again, from [`Replayer::prepare`].
+#[derive(Clone)]
+enum NotRun {
+    /// It evaluated no policy ([`Status::NotEvaluated`]).
+    NotEvaluated(String),
+    /// It cannot be run exactly ([`Status::Unreproducible`]).
+    Unreproducible(String),
+}
+
+impl NotRun {
+    fn status(self) -> Status {
+        match self {
+            NotRun::NotEvaluated(reason) => Status::NotEvaluated { reason },
+            NotRun::Unreproducible(reason) => Status::Unreproducible { reason },
+        }
+    }
+
+    fn reason(self) -> String {
+        match self {
+            NotRun::NotEvaluated(reason) | NotRun::Unreproducible(reason) => reason,
+        }
+    }
+}
+
+/// What a record needs to run again, from [`Replayer::prepare`].
+struct Ready {
+    bundle: Arc<Bundle>,
+    catalog: Arc<LoadedCatalog>,
+    subject: Arc<str>,
+}
+
+/// A prepared record run again and compared: identical, different, or unreproducible (the
+/// evaluation could not start, or the record's compared parts are not JSON).
+fn replay_ready(backend: Backend, record: &Rec, ready: &Ready, converted: Option<&Converted>) -> Status {
+    let compared =
+        run_on(backend, record, ready, true, converted).and_then(|rerun| compare(record, &rerun, &ready.catalog));
+    match compared {
+        Err(reason) => Status::Unreproducible { reason },
+        Ok(None) => Status::Identical,
+        Ok(Some(difference)) => Status::Different { difference },
+    }
+}
+
+/// A record's line in the report.
+fn record_report(record: &Rec, status: Status) -> RecordReport {
+    RecordReport {
+        decision_id: record.decision_id.to_string(),
+        tenant_id: record.tenant_id.to_string(),
+        placement: record.placement.to_string(),
+        bundle_version: record.bundle_version,
+        status,
+    }
+}
+
 /// Why a record whose subject hash matches no known id cannot be re-run.
 const SUBJECT_UNKNOWN: &str =
     "subject id unknown (give its id: `--subjects` or `--subject-id`, or `subject_ids` over HTTP)";
 
-/// Runs a record's inputs for `subject` on `bundle` with `catalog`. Needs nothing mutable, so
-/// records run on many threads at once. Without `trace`, the outcome has no per-candidate
-/// trace (everything else is the same): enough when only what was shown is compared.
+/// Runs a prepared record on its own bundle and catalog.
 fn run_on(
     backend: Backend,
-    record: &AuditRecord,
-    bundle: &Bundle,
-    catalog: &LoadedCatalog,
-    subject: &str,
+    record: &Rec,
+    ready: &Ready,
     trace: bool,
+    converted: Option<&Converted>,
+) -> Result<Rerun, String> {
+    run_on_bundle(backend, record, &ready.bundle, ready, trace, converted)
+}
+
+/// Runs a record's inputs for the prepared subject on `bundle` with the prepared catalog.
+/// Needs nothing mutable, so records run on many threads at once. Without `trace`, the outcome
+/// has no per-candidate trace (everything else is the same): enough when only what was shown is
+/// compared.
+///
+/// `converted` caches the profile and context values of records parsed as [`Parsed`].
+fn run_on_bundle(
+    backend: Backend,
+    record: &Rec,
+    bundle: &Bundle,
+    ready: &Ready,
+    trace: bool,
+    converted: Option<&Converted>,
 ) -> Result<Rerun, String> {
     let program = bundle.program();
     let decision = program
-        .decision_for_placement(&record.placement)
+        .decision_for_placement(record.placement)
         .ok_or_else(|| format!("the bundle has no decision for placement `{}`", record.placement))?;
     let def = program
         .decisions
         .get(decision as usize)
         .ok_or_else(|| "decision index out of range".to_string())?;
-    let env = env_from_inputs(bundle, &record.inputs, subject)?;
-    let max = record.inputs["constraints"]["max_variants"]
+    let env = env_for(bundle, record.inputs, ready.subject.clone(), converted)?;
+    let max = record.inputs.get("constraints")["max_variants"]
         .as_u64()
         .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
+    let prepared = &ready.catalog.prepared;
     let decided = if trace {
-        bundle.decide(backend, &env, decision, &catalog.prepared, max)
+        bundle.decide(backend, &env, decision, prepared, max)
     } else {
-        bundle.decide_untraced(backend, &env, decision, &catalog.prepared, max)
+        bundle.decide_untraced(backend, &env, decision, prepared, max)
     };
     match decided {
         Ok(o) => Ok(Rerun {
@@ -895,31 +1315,69 @@ fn run_on(
 
 /// The policies' environment from a record's inputs, for `bundle`.
 pub fn env_from_inputs(bundle: &Bundle, inputs: &Json, subject: &str) -> Result<Env, String> {
+    env_for(bundle, Inputs::Parsed(inputs), Arc::from(subject), None)
+}
+
+/// [`env_from_inputs`] with the subject id already shared, and for inputs parsed as
+/// [`InputsView`], profiles and contexts converted once per text in `converted`.
+fn env_for(bundle: &Bundle, inputs: Inputs, subject: Arc<str>, converted: Option<&Converted>) -> Result<Env, String> {
     let p = bundle.program();
-    let profile = match &inputs["profile"] {
-        Json::Null => None,
-        json => {
-            let schema = p
-                .profile
-                .ok_or("the record has a profile but the bundle has no Profile schema")?;
-            Some(
-                value_from_json(p, &Type::Record(schema), json)
-                    .map_err(|e| format!("profile{}: {}", e.path, e.message))?,
-            )
+    let profile_type = || {
+        p.profile
+            .map(Type::Record)
+            .ok_or("the record has a profile but the bundle has no Profile schema")
+    };
+    let context_type = Type::Record(p.builtins.context);
+    let in_profile = |e: DataError| format!("profile{}: {}", e.path, e.message);
+    let in_context = |e: DataError| format!("context{}: {}", e.path, e.message);
+    let (profile, context) = match (inputs, converted) {
+        (Inputs::View(v), Some(converted)) => {
+            // `null` and absent are both `None` here, as `inputs["profile"]` is `Json::Null`.
+            let profile = match v.profile {
+                None => None,
+                Some(text) => Some(
+                    Converted::value(&converted.profiles, bundle, &profile_type()?, text.get()).map_err(in_profile)?,
+                ),
+            };
+            let context = match v.context {
+                None => value_from_json(p, &context_type, &Json::Null),
+                Some(text) => Converted::value(&converted.contexts, bundle, &context_type, text.get()),
+            }
+            .map_err(in_context)?;
+            (profile, context)
+        }
+        (Inputs::View(v), None) => {
+            let json = |text: Option<&RawValue>| -> Result<Json, String> {
+                text.map(|t| serde_json::from_str(t.get()).map_err(|e| e.to_string()))
+                    .unwrap_or(Ok(Json::Null))
+            };
+            let profile = match json(v.profile)? {
+                Json::Null => None,
+                json => Some(value_from_json(p, &profile_type()?, &json).map_err(in_profile)?),
+            };
+            let context = value_from_json(p, &context_type, &json(v.context)?).map_err(in_context)?;
+            (profile, context)
+        }
+        (Inputs::Parsed(inputs), _) => {
+            let profile = match &inputs["profile"] {
+                Json::Null => None,
+                json => Some(value_from_json(p, &profile_type()?, json).map_err(in_profile)?),
+            };
+            let context = value_from_json(p, &context_type, &inputs["context"]).map_err(in_context)?;
+            (profile, context)
         }
     };
-    let context = value_from_json(p, &Type::Record(p.builtins.context), &inputs["context"])
-        .map_err(|e| format!("context{}: {}", e.path, e.message))?;
-    let now_ms = inputs["now_ms"].as_i64().ok_or("the record has no `now_ms`")?;
-    let consents: Vec<String> =
-        serde_json::from_value(inputs["consents"].clone()).map_err(|e| format!("consents: {e}"))?;
+    let now_ms = inputs.get("now_ms").as_i64().ok_or("the record has no `now_ms`")?;
+    // Deserialized from the value in place (`from_value` would take a copy); same errors.
+    let consents = Vec::<String>::deserialize(inputs.get("consents")).map_err(|e| format!("consents: {e}"))?;
     let channels = p
         .enums
         .get(p.builtins.channel as usize)
-        .map(|e| e.variants.clone())
+        .map(|e| e.variants.as_slice())
         .unwrap_or_default();
     // As the engine does: impressions on a channel the bundle does not know are left out.
-    let impressions = inputs["impressions"]
+    let impressions = inputs
+        .get("impressions")
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
@@ -938,7 +1396,7 @@ pub fn env_from_inputs(bundle: &Bundle, inputs: &Json, subject: &str) -> Result<
         profile,
         context,
         now_ms,
-        subject: Arc::from(subject),
+        subject,
         consents,
         impressions,
     })
@@ -983,47 +1441,88 @@ pub fn expand(compact: &Json, catalog: &LoadedCatalog) -> BTreeMap<usize, Json> 
     out
 }
 
-/// The first difference between a record and its re-run, or `None` when identical.
-fn compare(record: &AuditRecord, rerun: &Rerun, catalog: &LoadedCatalog) -> Option<Difference> {
-    let replayed_trace = rerun
-        .outcome
-        .as_ref()
-        .map(|o| compact_trace(&o.trace))
-        .unwrap_or(Json::Null);
-    if replayed_trace != record.rule_outcomes {
-        let (old, new) = (expand(&record.rule_outcomes, catalog), expand(&replayed_trace, catalog));
-        let positions: std::collections::BTreeSet<usize> = old.keys().chain(new.keys()).copied().collect();
-        for position in positions {
-            let (a, b) = (old.get(&position), new.get(&position));
-            if a != b {
-                let rule = a
-                    .and_then(|j| j["rule"].as_str())
-                    .or_else(|| b.and_then(|j| j["rule"].as_str()))
-                    .map(str::to_string);
-                return Some(Difference {
-                    candidate: catalog
-                        .offers_json
-                        .get(position)
-                        .and_then(|o| o["id"].as_str())
-                        .map(str::to_string),
-                    rule,
-                    what: "rule_outcome".into(),
-                    recorded: a.cloned().unwrap_or(Json::Null),
-                    replayed: b.cloned().unwrap_or(Json::Null),
-                });
+/// The first difference between a record and its re-run, or `None` when identical; `Err` when
+/// the record's rule outcomes or response (kept as text) turn out not to be JSON.
+///
+/// The common case is checked first without building JSON trees: the re-run's compact trace is
+/// written as the text [`compact_trace`] would serialize to and compared byte for byte with the
+/// recorded text, and the shown offers are compared field by field with the recorded response.
+/// Equal there means equal as JSON; anything else (a real difference, or a record whose text is
+/// formatted differently) is decided by the JSON comparison below, which alone writes the
+/// difference report.
+fn compare(record: &Rec, rerun: &Rerun, catalog: &LoadedCatalog) -> Result<Option<Difference>, String> {
+    let trace = rerun.outcome.as_ref().map(|o| o.trace.as_slice());
+    let same_trace = match record.rule_outcomes {
+        Recorded::Raw(raw) => SCRATCH.with_borrow_mut(|(text, tags)| {
+            text.clear();
+            write_compact_trace(trace, text, tags).is_ok() && text.as_slice() == raw.get().as_bytes()
+        }),
+        Recorded::Parsed(_) => false,
+    };
+    if !same_trace {
+        let recorded_trace = record.rule_outcomes.json()?;
+        if let Some(difference) = trace_difference(&recorded_trace, trace, catalog) {
+            return Ok(Some(difference));
+        }
+    }
+    if let Recorded::Raw(raw) = record.response {
+        // A response of an unexpected shape fails to parse here and is compared as JSON below.
+        if let Ok(view) = serde_json::from_str::<ResponseView>(raw.get()) {
+            if view.shows(&rerun.shown) {
+                return Ok(None);
             }
         }
-        // Same per-candidate outcomes but different JSON (e.g. one side did not evaluate).
-        return Some(Difference {
-            candidate: None,
-            rule: None,
-            what: "evaluation".into(),
-            recorded: record.rule_outcomes.clone(),
-            replayed: replayed_trace,
-        });
     }
-    let recorded = Shown::from_response(&record.response);
-    let replayed = &rerun.shown;
+    let response = record.response.json()?;
+    Ok(shown_difference(&Shown::from_response(&response), &rerun.shown))
+}
+
+thread_local! {
+    /// The text of the re-run's compact trace and [`write_compact_trace`]'s scratch space,
+    /// reused by the records a worker thread compares.
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The first difference in the per-candidate outcomes, `None` when they are the same.
+fn trace_difference(recorded: &Json, trace: Option<&[CandidateTrace]>, catalog: &LoadedCatalog) -> Option<Difference> {
+    let replayed_trace = trace.map(compact_trace).unwrap_or(Json::Null);
+    if replayed_trace == *recorded {
+        return None;
+    }
+    let (old, new) = (expand(recorded, catalog), expand(&replayed_trace, catalog));
+    let positions: std::collections::BTreeSet<usize> = old.keys().chain(new.keys()).copied().collect();
+    for position in positions {
+        let (a, b) = (old.get(&position), new.get(&position));
+        if a != b {
+            let rule = a
+                .and_then(|j| j["rule"].as_str())
+                .or_else(|| b.and_then(|j| j["rule"].as_str()))
+                .map(str::to_string);
+            return Some(Difference {
+                candidate: catalog
+                    .offers_json
+                    .get(position)
+                    .and_then(|o| o["id"].as_str())
+                    .map(str::to_string),
+                rule,
+                what: "rule_outcome".into(),
+                recorded: a.cloned().unwrap_or(Json::Null),
+                replayed: b.cloned().unwrap_or(Json::Null),
+            });
+        }
+    }
+    // Same per-candidate outcomes but different JSON (e.g. one side did not evaluate).
+    Some(Difference {
+        candidate: None,
+        rule: None,
+        what: "evaluation".into(),
+        recorded: recorded.clone(),
+        replayed: replayed_trace,
+    })
+}
+
+/// The first difference in what was shown, `None` when the same.
+fn shown_difference(recorded: &Shown, replayed: &Shown) -> Option<Difference> {
     let field = |what: &str, a: Json, b: Json| {
         (a != b).then(|| Difference {
             candidate: None,
@@ -1050,6 +1549,242 @@ fn compare(record: &AuditRecord, rerun: &Rerun, catalog: &LoadedCatalog) -> Opti
                 json!([replayed.experiment, replayed.variant]),
             )
         })
+}
+
+/// Writes the JSON text of `compact_trace(trace)` (`null` without a trace) as `serde_json`
+/// serializes it, without building the JSON tree: keys in sorted order (`serde_json::Map` is a
+/// `BTreeMap`), kept and capped entries with their fields sorted, removed positions grouped by
+/// rule in rule order. `audit.rs` keeps the format; the tests check the two agree.
+///
+/// `tags` is scratch space, reused from record to record.
+fn write_compact_trace(
+    trace: Option<&[CandidateTrace]>,
+    out: &mut Vec<u8>,
+    tags: &mut Vec<u32>,
+) -> serde_json::Result<()> {
+    use std::io::Write as _;
+    let Some(trace) = trace else {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    };
+    out.extend_from_slice(b"{\"capped\":[");
+    let mut first = true;
+    for t in trace {
+        if let CandidateOutcome::Capped {
+            scope,
+            limit,
+            window_ms,
+            seen,
+        } = &t.outcome
+        {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            let entry = CappedJson {
+                id: &t.id,
+                limit: *limit,
+                outcome: "capped",
+                scope: scope.keyword(),
+                seen: *seen,
+                window_ms: *window_ms,
+            };
+            serde_json::to_writer(&mut *out, &entry)?;
+        }
+    }
+    out.extend_from_slice(b"],\"kept\":[");
+    first = true;
+    for t in trace {
+        if let CandidateOutcome::Kept { score, rank, boosts } = &t.outcome {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            let entry = KeptJson {
+                boosts,
+                id: &t.id,
+                outcome: "kept",
+                rank: *rank,
+                score: *score,
+            };
+            serde_json::to_writer(&mut *out, &entry)?;
+        }
+    }
+    out.extend_from_slice(b"],\"removed\":{");
+    // The distinct removing rules (a handful per decision), and each removed position's index
+    // among them. Rules are shared `Arc`s of the program, so a pointer comparison almost always
+    // settles it, and the text is compared only for a rule not seen yet.
+    let mut rules: Vec<&str> = Vec::new();
+    tags.clear();
+    let mut last = usize::MAX;
+    for t in trace {
+        let CandidateOutcome::Removed { rule, .. } = &t.outcome else {
+            tags.push(u32::MAX);
+            continue;
+        };
+        let same = |r: &&str| std::ptr::eq(r.as_ptr(), rule.as_ptr()) && r.len() == rule.len();
+        if !rules.get(last).is_some_and(same) {
+            last = match rules
+                .iter()
+                .position(same)
+                .or_else(|| rules.iter().position(|r| *r == &**rule))
+            {
+                Some(i) => i,
+                None => {
+                    rules.push(rule);
+                    rules.len() - 1
+                }
+            };
+        }
+        tags.push(u32::try_from(last).unwrap_or(u32::MAX));
+    }
+    // `serde_json::Map` orders keys by their text.
+    let mut order: Vec<usize> = (0..rules.len()).collect();
+    order.sort_unstable_by(|&a, &b| rules[a].cmp(rules[b]));
+    for (i, &rule) in order.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, rules[rule])?;
+        out.extend_from_slice(b":\"");
+        // As `audit::ranges`: runs of consecutive positions as `a-b`, single ones as `a`.
+        let mut run: Option<(usize, usize)> = None;
+        let mut first_run = true;
+        let mut flush = |out: &mut Vec<u8>, (a, b): (usize, usize)| {
+            if !std::mem::take(&mut first_run) {
+                out.push(b',');
+            }
+            // Writing to a `Vec` cannot fail.
+            let _ = if a == b {
+                write!(out, "{a}")
+            } else {
+                write!(out, "{a}-{b}")
+            };
+        };
+        for (position, &tag) in tags.iter().enumerate() {
+            if tag as usize != rule {
+                continue;
+            }
+            run = match run {
+                Some((a, b)) if b + 1 == position => Some((a, position)),
+                Some(done) => {
+                    flush(out, done);
+                    Some((position, position))
+                }
+                None => Some((position, position)),
+            };
+        }
+        if let Some(done) = run {
+            flush(out, done);
+        }
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"}}");
+    Ok(())
+}
+
+/// A kept candidate as [`compact_trace`] writes it, fields in the order `serde_json` sorts them.
+#[derive(Serialize)]
+struct KeptJson<'t> {
+    boosts: &'t [Arc<str>],
+    id: &'t str,
+    outcome: &'static str,
+    rank: Option<u32>,
+    score: f64,
+}
+
+/// A capped candidate as [`compact_trace`] writes it, fields in sorted order.
+#[derive(Serialize)]
+struct CappedJson<'t> {
+    id: &'t str,
+    limit: u32,
+    outcome: &'static str,
+    scope: &'static str,
+    seen: u64,
+    window_ms: i64,
+}
+
+/// What [`Shown::from_response`] reads of a recorded response, borrowed from its text. Stricter
+/// than that function: a field of another type than expected fails to parse (the caller then
+/// falls back to the JSON value), so a successful parse reads exactly what it reads.
+#[derive(Deserialize)]
+struct ResponseView<'a> {
+    #[serde(borrow)]
+    decisions: Option<Vec<ItemView<'a>>>,
+    #[serde(borrow)]
+    fallback: Option<ReasonView<'a>>,
+    #[serde(borrow)]
+    experiment: Option<ExperimentView<'a>>,
+}
+
+/// One entry of a response's `decisions`.
+#[derive(Deserialize)]
+struct ItemView<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    offer_id: Present<'a>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    content_id: Present<'a>,
+    score: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct ReasonView<'a> {
+    #[serde(borrow)]
+    reason: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ExperimentView<'a> {
+    #[serde(borrow)]
+    name: Option<Text<'a>>,
+    #[serde(borrow)]
+    variant: Option<Text<'a>>,
+}
+
+/// A string borrowed from the record's text when it has no escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// A string field that may be absent or `null`: [`Shown::from_response`] takes `content_id`
+/// only when `offer_id` is absent, not when it is `null`.
+#[derive(Default)]
+enum Present<'a> {
+    #[default]
+    Absent,
+    Null,
+    Str(Cow<'a, str>),
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Present<'de>, D::Error> {
+    Ok(match Option::<Text<'de>>::deserialize(d)? {
+        None => Present::Null,
+        Some(Text(s)) => Present::Str(s),
+    })
+}
+
+impl ResponseView<'_> {
+    /// Whether the response shows what `shown` shows, as [`Shown::from_response`] reads it.
+    /// `false` can also mean "cannot tell without the JSON comparison" (a NaN score).
+    fn shows(&self, shown: &Shown) -> bool {
+        let items = self.decisions.as_deref().unwrap_or_default();
+        let ids = items.iter().filter_map(|d| match (&d.offer_id, &d.content_id) {
+            (Present::Str(id), _) | (Present::Absent, Present::Str(id)) => Some(&**id),
+            _ => None,
+        });
+        fn text<'s>(t: &'s Option<Text>) -> Option<&'s str> {
+            t.as_ref().map(|Text(s)| &**s)
+        }
+        let reason = self.fallback.as_ref().and_then(|f| text(&f.reason));
+        let (experiment, variant) = match &self.experiment {
+            Some(e) => (text(&e.name), text(&e.variant)),
+            None => (None, None),
+        };
+        ids.eq(shown.ids.iter().map(String::as_str))
+            // `f64` equality: equal scores are equal JSON numbers (the converse fails only for
+            // NaN, which the JSON comparison settles).
+            && items.iter().map(|d| d.score).eq(shown.scores.iter().copied())
+            && reason == shown.fallback_reason.as_deref()
+            && experiment == shown.experiment.as_deref()
+            && variant == shown.variant.as_deref()
+    }
 }
 
 #[cfg(test)]
@@ -1262,6 +1997,203 @@ mod tests {
         }
     }
 
+    /// The records as JSON lines, as the store keeps them (`serde_json::to_vec`).
+    fn lines(records: &[AuditRecord]) -> String {
+        records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect()
+    }
+
+    /// The report of `records` replayed from their text (records parsed as [`RecordView`]s,
+    /// compared without JSON trees where they can be) and from [`AuditRecord`]s, which must
+    /// agree.
+    fn replayed_both_ways(records: &[AuditRecord]) -> Report {
+        let from_values = replayer().replay(records);
+        let from_text = replayer()
+            .replay_jsonl(&lines(records), &Filter::default(), 1, &|_| {}, &|_| {})
+            .unwrap();
+        assert_eq!(from_text, from_values);
+        from_text
+    }
+
+    #[test]
+    fn the_compact_trace_text_is_what_compact_trace_serializes_to() {
+        use tailor_compiler::ir::CapScope;
+        let records = &fixture().1;
+        let mut replayer = replayer();
+        let mut traces = Vec::new();
+        for record in records {
+            let rec = Rec::from(record);
+            let ready = replayer.prepare(&rec).ok().unwrap();
+            let rerun = run_on(Backend::Interpreter, &rec, &ready, true, None).unwrap();
+            traces.push(rerun.outcome.unwrap().trace);
+        }
+        assert!(traces
+            .iter()
+            .flatten()
+            .any(|t| matches!(t.outcome, CandidateOutcome::Kept { .. })));
+        // What the demo does not produce: caps, odd floats, rule names to escape, rules whose
+        // positions interleave, the same rule text in two `Arc`s.
+        let id = |s: &str| Arc::<str>::from(s);
+        let removed = |rule: &str| CandidateOutcome::Removed {
+            rule: id(rule),
+            reason: None,
+        };
+        let kept = |score: f64, rank: Option<u32>| CandidateOutcome::Kept {
+            score,
+            rank,
+            boosts: vec![id("p.r.b\"1"), id("p.r.é")],
+        };
+        let synthetic = [
+            ("a", removed("p.z.rule")),
+            ("b\n\"x\"", kept(f64::NAN, None)),
+            ("c", removed("p.a.\"quoted\"")),
+            ("d", removed("p.z.rule")),
+            ("e", removed("p.z.rule")),
+            (
+                "f",
+                CandidateOutcome::Capped {
+                    scope: CapScope::Channel,
+                    limit: 3,
+                    window_ms: -5,
+                    seen: u64::MAX,
+                },
+            ),
+            ("g", kept(-0.0, Some(1))),
+            ("h", kept(1e300 * 10.0, Some(2))),
+            ("i", kept(0.1 + 0.2, Some(u32::MAX))),
+            ("j", removed("p.a.\"quoted\"")),
+        ];
+        traces.push(
+            synthetic
+                .into_iter()
+                .map(|(i, outcome)| CandidateTrace { id: id(i), outcome })
+                .collect(),
+        );
+        traces.push(Vec::new());
+        let (mut text, mut tags) = (Vec::new(), Vec::new());
+        for trace in &traces {
+            text.clear();
+            write_compact_trace(Some(trace), &mut text, &mut tags).unwrap();
+            assert_eq!(
+                String::from_utf8(text.clone()).unwrap(),
+                serde_json::to_string(&compact_trace(trace)).unwrap()
+            );
+        }
+        text.clear();
+        write_compact_trace(None, &mut text, &mut tags).unwrap();
+        assert_eq!(text, b"null");
+    }
+
+    #[test]
+    fn records_replayed_from_their_text_report_what_records_replayed_as_values_do() {
+        let records = &fixture().1;
+        let report = replayed_both_ways(records);
+        assert_eq!(report.identical, records.len());
+        let with_kept = records
+            .iter()
+            .position(|r| r.rule_outcomes["kept"].as_array().is_some_and(|k| !k.is_empty()))
+            .unwrap();
+        let with_removed = records
+            .iter()
+            .position(|r| r.rule_outcomes["removed"].as_object().is_some_and(|m| !m.is_empty()))
+            .unwrap();
+        let mut tampered = records.clone();
+        // One candidate outcome tampered with: a kept candidate's score, then a removed one's
+        // positions.
+        tampered[with_kept].rule_outcomes["kept"][0]["score"] = Json::from(-1.5);
+        let removed = tampered[with_removed].rule_outcomes["removed"].as_object_mut().unwrap();
+        let (rule, positions) = removed.iter().next().map(|(k, v)| (k.clone(), v.clone())).unwrap();
+        let mut list = parse_ranges(positions.as_str().unwrap()).unwrap();
+        list.remove(0);
+        removed.insert(rule, Json::String(ranges(&list)));
+        // The answer: another offer shown, another score, an `offer_id` of `null` (which hides
+        // the content id), the experiment, a response that is not an object.
+        let with_offers = |r: &&AuditRecord| r.response["decisions"][0]["offer_id"].is_string();
+        let shown = records.iter().position(|r| with_offers(&r)).unwrap();
+        tampered[shown].response["decisions"][0]["offer_id"] = Json::String("nope".into());
+        let scored = records.iter().rposition(|r| with_offers(&r)).unwrap();
+        assert_ne!(scored, shown);
+        tampered[scored].response["decisions"][0]["score"] = Json::from(1e-9);
+        let fallback = records
+            .iter()
+            .position(|r| r.response["decisions"][0]["content_id"].is_string())
+            .unwrap();
+        tampered[fallback].response["decisions"][0]["offer_id"] = Json::Null;
+        let last = tampered.len() - 1;
+        tampered[last - 1].response["experiment"] = serde_json::json!({"name": "x", "variant": 1});
+        tampered[last].response = Json::from(7);
+        let report = replayed_both_ways(&tampered);
+        let different: Vec<usize> = report
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.status, Status::Different { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        let mut expected = vec![with_kept, with_removed, shown, scored, fallback, last - 1, last];
+        expected.sort();
+        expected.dedup();
+        assert_eq!(different, expected, "{report:#?}");
+        let alone = [with_removed, shown, scored, fallback, last - 1, last];
+        match &report.records[with_kept].status {
+            _ if alone.contains(&with_kept) => {}
+            Status::Different { difference } => {
+                assert_eq!(difference.what, "rule_outcome");
+                assert_eq!(difference.recorded["score"], Json::from(-1.5));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn records_with_odd_inputs_replay_from_their_text_as_from_values() {
+        let records = &fixture().1;
+        let mut odd = records.clone();
+        // Inputs of other shapes than the server writes: read as JSON, with the same outcome
+        // (and the same reasons) as before.
+        odd[0].inputs["degraded"] = Json::String("deadline_exceeded".into());
+        odd[1].inputs["consents"] = Json::String("marketing".into());
+        odd[2].inputs["now_ms"] = Json::from(1.5);
+        odd[3].inputs["profile"]["orders"] = Json::from(999);
+        odd[4].inputs = Json::Null;
+        odd[5].inputs["profile"] = Json::Null;
+        odd[6].inputs["context"]["channel"] = Json::String("Nope".into());
+        odd[7].inputs["degraded"] = Json::from(3);
+        odd[8].inputs["extra"] = serde_json::json!({"a": [1, 2]});
+        odd[9].inputs.as_object_mut().unwrap().remove("impressions");
+        let report = replayed_both_ways(&odd);
+        assert_eq!(report.not_evaluated, 1, "{report:#?}");
+        assert!(report.unreproducible >= 4, "{report:#?}");
+        // The same profiles again (from the converted-value cache) replay as the first time.
+        let twice: Vec<AuditRecord> = records.iter().chain(records).cloned().collect();
+        assert_eq!(replayed_both_ways(&twice).identical, twice.len());
+    }
+
+    #[test]
+    fn a_record_formatted_differently_still_replays_identically() {
+        let records = &fixture().1;
+        // Whitespace and key order differ from what the server writes: the byte comparison
+        // fails, the JSON comparison decides.
+        let text: String = records
+            .iter()
+            .map(|r| {
+                let mut value = serde_json::to_value(r).unwrap();
+                value["response"]["zz"] = Json::Null;
+                serde_json::to_string_pretty(&value).unwrap().replace('\n', " ") + "\n"
+            })
+            .collect();
+        let report = replayer()
+            .replay_jsonl(&text, &Filter::default(), 2, &|_| {}, &|_| {})
+            .unwrap();
+        assert_eq!(report.identical, records.len(), "{report:#?}");
+        assert!(matches!(
+            replayer().replay_jsonl("{\"decision_id\": 1}\n", &Filter::default(), 1, &|_| {}, &|_| {}),
+            Err(ReplayError::BadRecord { line: 1, .. })
+        ));
+    }
+
     #[test]
     fn degraded_records_are_not_evaluated() {
         let mut record = fixture().1[0].clone();
@@ -1373,5 +2305,10 @@ mod tests {
                 "{jobs} jobs"
             );
         }
+        // The same from the records' text.
+        let from_text = replayer()
+            .what_if_jsonl(&lines(&mixed), &Filter::default(), &candidate, 2)
+            .unwrap();
+        assert_eq!(from_text, sequential);
     }
 }

@@ -11,6 +11,7 @@ use super::audit::{open_store, RangeArgs};
 use super::Exit;
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
+use std::io::Write as _;
 use std::path::PathBuf;
 use tailor_runtime::replay::{self, Replayer, Report, Status, WhatIf};
 
@@ -133,16 +134,17 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
     }
     match &args.candidate {
         Some(dir) => {
-            let records = match (&text, &store) {
-                (Some(text), _) => replay::records_from_jsonl(text, &filter).with_context(|| file_name(args))?,
-                (None, Some(s)) => replay::records_from_store(s, &filter)?,
-                (None, None) => Vec::new(),
-            };
             let sources = tailor_runtime::demo::policy_sources(dir)?;
             let candidate = replay::compile_sources(&sources)
                 .map_err(|e| anyhow::anyhow!("the candidate `{}` does not compile: {e}", dir.display()))?;
             let jobs = args.jobs.unwrap_or_else(replay::default_jobs).max(1);
-            let what_if = replayer.what_if_with(&records, &candidate, jobs);
+            let what_if = match (&text, &store) {
+                (Some(text), _) => replayer
+                    .what_if_jsonl(text, &filter, &candidate, jobs)
+                    .with_context(|| file_name(args))?,
+                (None, Some(s)) => replayer.what_if_store(s, &filter, &candidate, jobs)?,
+                (None, None) => replayer.what_if_with(&[], &candidate, jobs),
+            };
             match args.format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&what_if)?),
                 Format::Text => print!("{}", what_if_text(&what_if)),
@@ -173,7 +175,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
             );
             let out = std::time::Instant::now();
             match args.format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                // Written as it is serialized (the same text as `to_string_pretty`), not built
+                // in memory first: the report of a large log is tens of megabytes.
+                Format::Json => {
+                    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+                    serde_json::to_writer_pretty(&mut stdout, &report)?;
+                    writeln!(stdout)?;
+                    stdout.flush()?;
+                }
                 Format::Text => print!("{}", report_text(&report)),
             }
             tracing::debug!(report_ms = out.elapsed().as_millis() as u64, "report written");
