@@ -19,7 +19,7 @@
 //! ([`Replayer::with_backend`]): the JIT is required to agree with it exactly
 //! (`compiler/tests/jit_agreement.rs`), and is worth its compile time on large logs.
 
-use crate::audit::{compact_trace, AuditRecord};
+use crate::audit::{compact_trace, AuditRecord, CompactTrace};
 use crate::catalog::{self, CatalogDoc, LoadedCatalog};
 use crate::identity::Hasher;
 use crate::registry::Registry;
@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tailor_compiler::bundle::BundleSource;
 use tailor_compiler::interp::{
-    value_from_json, CandidateOutcome, CandidateTrace, DataError, DecisionOutcome, Env, EvalError, Impression, Value,
+    value_from_json, CandidateTrace, DataError, DecisionOutcome, Env, EvalError, Impression, Value,
 };
 use tailor_compiler::ir::Type;
 use tailor_compiler::{Backend, Bundle, SourceMap};
@@ -1453,9 +1453,9 @@ pub fn expand(compact: &Json, catalog: &LoadedCatalog) -> BTreeMap<usize, Json> 
 fn compare(record: &Rec, rerun: &Rerun, catalog: &LoadedCatalog) -> Result<Option<Difference>, String> {
     let trace = rerun.outcome.as_ref().map(|o| o.trace.as_slice());
     let same_trace = match record.rule_outcomes {
-        Recorded::Raw(raw) => SCRATCH.with_borrow_mut(|(text, tags)| {
+        Recorded::Raw(raw) => SCRATCH.with_borrow_mut(|text| {
             text.clear();
-            write_compact_trace(trace, text, tags).is_ok() && text.as_slice() == raw.get().as_bytes()
+            write_compact_trace(trace, text).is_ok() && text.as_slice() == raw.get().as_bytes()
         }),
         Recorded::Parsed(_) => false,
     };
@@ -1478,9 +1478,8 @@ fn compare(record: &Rec, rerun: &Rerun, catalog: &LoadedCatalog) -> Result<Optio
 }
 
 thread_local! {
-    /// The text of the re-run's compact trace and [`write_compact_trace`]'s scratch space,
-    /// reused by the records a worker thread compares.
-    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    /// The text of the re-run's compact trace, reused by the records a worker thread compares.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The first difference in the per-candidate outcomes, `None` when they are the same.
@@ -1551,155 +1550,11 @@ fn shown_difference(recorded: &Shown, replayed: &Shown) -> Option<Difference> {
         })
 }
 
-/// Writes the JSON text of `compact_trace(trace)` (`null` without a trace) as `serde_json`
-/// serializes it, without building the JSON tree: keys in sorted order (`serde_json::Map` is a
-/// `BTreeMap`), kept and capped entries with their fields sorted, removed positions grouped by
-/// rule in rule order. `audit.rs` keeps the format; the tests check the two agree.
-///
-/// `tags` is scratch space, reused from record to record.
-fn write_compact_trace(
-    trace: Option<&[CandidateTrace]>,
-    out: &mut Vec<u8>,
-    tags: &mut Vec<u32>,
-) -> serde_json::Result<()> {
-    use std::io::Write as _;
-    let Some(trace) = trace else {
-        out.extend_from_slice(b"null");
-        return Ok(());
-    };
-    out.extend_from_slice(b"{\"capped\":[");
-    let mut first = true;
-    for t in trace {
-        if let CandidateOutcome::Capped {
-            scope,
-            limit,
-            window_ms,
-            seen,
-        } = &t.outcome
-        {
-            if !std::mem::take(&mut first) {
-                out.push(b',');
-            }
-            let entry = CappedJson {
-                id: &t.id,
-                limit: *limit,
-                outcome: "capped",
-                scope: scope.keyword(),
-                seen: *seen,
-                window_ms: *window_ms,
-            };
-            serde_json::to_writer(&mut *out, &entry)?;
-        }
-    }
-    out.extend_from_slice(b"],\"kept\":[");
-    first = true;
-    for t in trace {
-        if let CandidateOutcome::Kept { score, rank, boosts } = &t.outcome {
-            if !std::mem::take(&mut first) {
-                out.push(b',');
-            }
-            let entry = KeptJson {
-                boosts,
-                id: &t.id,
-                outcome: "kept",
-                rank: *rank,
-                score: *score,
-            };
-            serde_json::to_writer(&mut *out, &entry)?;
-        }
-    }
-    out.extend_from_slice(b"],\"removed\":{");
-    // The distinct removing rules (a handful per decision), and each removed position's index
-    // among them. Rules are shared `Arc`s of the program, so a pointer comparison almost always
-    // settles it, and the text is compared only for a rule not seen yet.
-    let mut rules: Vec<&str> = Vec::new();
-    tags.clear();
-    let mut last = usize::MAX;
-    for t in trace {
-        let CandidateOutcome::Removed { rule, .. } = &t.outcome else {
-            tags.push(u32::MAX);
-            continue;
-        };
-        let same = |r: &&str| std::ptr::eq(r.as_ptr(), rule.as_ptr()) && r.len() == rule.len();
-        if !rules.get(last).is_some_and(same) {
-            last = match rules
-                .iter()
-                .position(same)
-                .or_else(|| rules.iter().position(|r| *r == &**rule))
-            {
-                Some(i) => i,
-                None => {
-                    rules.push(rule);
-                    rules.len() - 1
-                }
-            };
-        }
-        tags.push(u32::try_from(last).unwrap_or(u32::MAX));
-    }
-    // `serde_json::Map` orders keys by their text.
-    let mut order: Vec<usize> = (0..rules.len()).collect();
-    order.sort_unstable_by(|&a, &b| rules[a].cmp(rules[b]));
-    for (i, &rule) in order.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        serde_json::to_writer(&mut *out, rules[rule])?;
-        out.extend_from_slice(b":\"");
-        // As `audit::ranges`: runs of consecutive positions as `a-b`, single ones as `a`.
-        let mut run: Option<(usize, usize)> = None;
-        let mut first_run = true;
-        let mut flush = |out: &mut Vec<u8>, (a, b): (usize, usize)| {
-            if !std::mem::take(&mut first_run) {
-                out.push(b',');
-            }
-            // Writing to a `Vec` cannot fail.
-            let _ = if a == b {
-                write!(out, "{a}")
-            } else {
-                write!(out, "{a}-{b}")
-            };
-        };
-        for (position, &tag) in tags.iter().enumerate() {
-            if tag as usize != rule {
-                continue;
-            }
-            run = match run {
-                Some((a, b)) if b + 1 == position => Some((a, position)),
-                Some(done) => {
-                    flush(out, done);
-                    Some((position, position))
-                }
-                None => Some((position, position)),
-            };
-        }
-        if let Some(done) = run {
-            flush(out, done);
-        }
-        out.push(b'"');
-    }
-    out.extend_from_slice(b"}}");
-    Ok(())
-}
-
-/// A kept candidate as [`compact_trace`] writes it, fields in the order `serde_json` sorts them.
-#[derive(Serialize)]
-struct KeptJson<'t> {
-    boosts: &'t [Arc<str>],
-    id: &'t str,
-    outcome: &'static str,
-    rank: Option<u32>,
-    score: f64,
-}
-
-/// A capped candidate as [`compact_trace`] writes it, fields in sorted order.
-#[derive(Serialize)]
-struct CappedJson<'t> {
-    id: &'t str,
-    limit: u32,
-    outcome: &'static str,
-    scope: &'static str,
-    seen: u64,
-    window_ms: i64,
+/// Writes the JSON text of `compact_trace(trace)` (`null` without a trace) without building
+/// the JSON tree: [`CompactTrace`] writes the same bytes as the tree (keys in sorted order), so
+/// the text compares byte for byte with a recorded one.
+fn write_compact_trace(trace: Option<&[CandidateTrace]>, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    serde_json::to_writer(out, &trace.map(CompactTrace))
 }
 
 /// What [`Shown::from_response`] reads of a recorded response, borrowed from its text. Stricter
@@ -1797,6 +1652,7 @@ mod tests {
     use crate::store::MemoryStore;
     use std::path::PathBuf;
     use std::sync::OnceLock;
+    use tailor_compiler::interp::CandidateOutcome;
 
     const SUBJECTS: [&str; 6] = ["u-00001", "u-00024", "u-00042", "u-00100", "u-01234", "u-04999"];
     const PLACEMENTS: [(&str, &str); 4] = [
@@ -2072,17 +1928,17 @@ mod tests {
                 .collect(),
         );
         traces.push(Vec::new());
-        let (mut text, mut tags) = (Vec::new(), Vec::new());
+        let mut text = Vec::new();
         for trace in &traces {
             text.clear();
-            write_compact_trace(Some(trace), &mut text, &mut tags).unwrap();
+            write_compact_trace(Some(trace), &mut text).unwrap();
             assert_eq!(
                 String::from_utf8(text.clone()).unwrap(),
                 serde_json::to_string(&compact_trace(trace)).unwrap()
             );
         }
         text.clear();
-        write_compact_trace(None, &mut text, &mut tags).unwrap();
+        write_compact_trace(None, &mut text).unwrap();
         assert_eq!(text, b"null");
     }
 
