@@ -8,7 +8,9 @@
 #
 # Needs wrk (`apt-get install wrk`) and python3. Client and server run on this machine and
 # only talk over 127.0.0.1. Prints wrk's report for a hero-only run and a mixed run over the
-# six placements; copy the figures into docs/benchmarks.md.
+# six placements, each followed by the server's CPU time per request (user + system, from
+# /proc: steadier than requests/s when other work shares the machine); copy the figures into
+# docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,10 +44,30 @@ PY
 
 echo "== warm-up"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d5s -s scripts/decide.lua "$ADDR" >/dev/null
+# The server's user and system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14, $15}' "/proc/$PID/stat"; }
+# Runs wrk (its arguments), prints its report and the server's CPU time per request.
+measure() {
+    local before after report
+    before=$(cpu_ticks)
+    report=$(wrk "$@")
+    after=$(cpu_ticks)
+    echo "$report"
+    python3 - "$before" "$after" "$(getconf CLK_TCK)" "$report" <<'PY'
+import re, sys
+(u0, s0), (u1, s1) = (map(int, a.split()) for a in sys.argv[1:3])
+tick, report = int(sys.argv[3]), sys.argv[4]
+m = re.search(r"(\d+) requests in", report)
+if m and int(m.group(1)) > 0:
+    n = int(m.group(1))
+    us = lambda t: t / tick / n * 1e6
+    print(f"server CPU per request: {us(u1 - u0 + s1 - s0):.0f} us (user {us(u1 - u0):.0f}, system {us(s1 - s0):.0f})")
+PY
+}
 echo "== home.hero only: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/decide.lua "$ADDR"
+measure -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/decide.lua "$ADDR"
 echo "== all six placements"
-PLACEMENTS=all wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/decide.lua "$ADDR"
+PLACEMENTS=all measure -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/decide.lua "$ADDR"
 echo "== server metrics (audit failures must be 0)"
 python3 - "$ADDR" <<'PY'
 import sys, urllib.request
