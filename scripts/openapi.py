@@ -150,6 +150,7 @@ schemas = {
         "max_variants": {"type": "integer", "minimum": 1},
         "valid_for": {"type": "string", "description": "A policy duration (`7d`, `12h`); default the decision's `ttl`."},
         "limit": {"type": "integer", "minimum": 1, "description": "Stop after this many selected subjects."},
+        "render": {"type": "boolean", "default": False, "description": "Render each chosen offer's content template (and the fallback content's) into its row as `content`."},
     }, ["tenant_id", "channel"]),
     "BatchPlanAccepted": obj({"plan_id": S, "status": S, "status_url": S}, ["plan_id", "status", "status_url"]),
     "BatchPlan": obj({
@@ -160,6 +161,7 @@ schemas = {
         "valid_from": {"type": "string", "format": "date-time"}, "valid_until": {"type": "string", "format": "date-time"},
         "submitted_at": S, "finished_at": opt(S),
         "total": opt(I), "processed": I, "selected": I, "fallbacks": I,
+        "template_errors": {"type": "integer", "description": "With `render`: templates that failed to render (their rows lack that `content`)."},
         "skipped": {"type": "object", "additionalProperties": I, "description": "Subjects not written, by reason."},
         "offers": {"type": "object", "additionalProperties": I, "description": "Rows per chosen offer."},
         "progress": {"type": "number", "minimum": 0, "maximum": 1},

@@ -87,6 +87,20 @@ fn plan_files(data: &Path, id: &str) -> (PathBuf, PathBuf) {
     (out, partial)
 }
 
+/// The rendered content of a row's offers, or of its fallback content (`null` where none).
+fn row_contents(row: &Value) -> Vec<Value> {
+    if row["fallback"].is_null() {
+        row["offers"]
+            .as_array()
+            .map(|o| o.iter().map(|x| x["content"].clone()).collect())
+            .unwrap_or_default()
+    } else if row["fallback"]["content_id"].is_null() {
+        Vec::new()
+    } else {
+        vec![row["fallback"]["content"].clone()]
+    }
+}
+
 #[test]
 fn batch_rows_agree_with_online_decisions_and_segments_select_exactly() {
     let dir = TempDir::new("batch-agree");
@@ -99,10 +113,11 @@ fn batch_rows_agree_with_online_decisions_and_segments_select_exactly() {
             "Email",
             "email.winback",
         ),
-        // The home page, with its experiment: VIPs or high-value subjects.
+        // The home page, with its experiment: VIPs or high-value subjects; with the content
+        // templates rendered into the rows.
         (
             json!({"tenant_id": "demo", "placement": "home.hero", "channel": "Web",
-                   "segments": ["vip", "high_value"], "match": "any"}),
+                   "segments": ["vip", "high_value"], "match": "any", "render": true}),
             "Web",
             "home.hero",
         ),
@@ -141,6 +156,17 @@ fn batch_rows_agree_with_online_decisions_and_segments_select_exactly() {
         assert!(!expected.is_empty());
         assert_eq!(ids(&rows), expected, "{placement}: the segment filter");
 
+        // Content is rendered only when asked for, and then for some rows at least.
+        let rendered = rows
+            .iter()
+            .filter(|r| !row_contents(r).iter().all(Value::is_null))
+            .count();
+        if spec["render"] == true {
+            assert!(rendered > 0, "{placement}: no row has rendered content");
+        } else {
+            assert_eq!(rendered, 0, "{placement}: content without `render`");
+        }
+
         // Batch and online agree, subject by subject (every 3rd row keeps the test quick).
         for row in rows.iter().step_by(3) {
             assert_eq!(row["plan_id"], id.as_str());
@@ -157,6 +183,13 @@ fn batch_rows_agree_with_online_decisions_and_segments_select_exactly() {
             );
             assert_eq!(row["decision"], online["decision"]);
             assert_eq!(row["bundle_version"], online["bundle"]["version"]);
+            if spec["render"] == true {
+                let online_contents: Vec<Value> = online["decisions"]
+                    .as_array()
+                    .map(|d| d.iter().map(|x| x["content"].clone()).collect())
+                    .unwrap_or_default();
+                assert_eq!(row_contents(row), online_contents, "{placement} {subject}");
+            }
         }
         // A finished plan cannot be cancelled.
         let (status, body) = server.json("DELETE", &format!("{PLANS}/{id}"), None);
@@ -382,6 +415,30 @@ fn tailor_batch_writes_a_complete_plan_from_files() {
         .iter()
         .all(|r| r["plan_id"] == "p1" && r["valid_from"] == server_support::NOW));
     assert!(!dir.0.join("winback.jsonl.partial").exists());
+    assert!(rows.iter().all(|r| r["offers"][0].get("content").is_none()));
+
+    // With --render, rows carry each offer's rendered template.
+    let rendered_out = dir.0.join("rendered.jsonl");
+    let rendered_s = rendered_out.display().to_string();
+    let mut args = common.to_vec();
+    args.extend(["--segment", "lapsed", "--out", &rendered_s, "--render"]);
+    args.extend(["--templates", "examples/http/templates.json"]);
+    let (code, stdout, stderr) = tailor(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let rendered = self::rows(&rendered_out);
+    assert_eq!(ids(&rendered), lapsed);
+    let winback: Vec<&Value> = rendered
+        .iter()
+        .filter(|r| r["offers"][0]["offer_id"] == "winback-20")
+        .collect();
+    assert!(!winback.is_empty());
+    assert!(
+        winback.iter().all(|r| r["offers"][0]["content"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("We miss you! "))),
+        "{:?}",
+        winback.first()
+    );
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.0.join("winback.manifest.json")).expect("manifest"))
             .expect("manifest json");

@@ -22,7 +22,7 @@
 //! `<id>.jsonl` is always complete.
 
 use crate::caps::{self, StoredImpression};
-use crate::catalog::LoadedCatalog;
+use crate::catalog::{LoadedCatalog, TemplateInput};
 use crate::consent;
 use crate::engine::Engine;
 use crate::identity::Identity;
@@ -85,6 +85,10 @@ pub struct PlanSpec {
     pub valid_for: Option<String>,
     /// Stop after this many selected subjects.
     pub limit: Option<u64>,
+    /// Render the content template of each chosen offer (and of the fallback content) into the
+    /// row, as the decide response does.
+    #[serde(default)]
+    pub render: bool,
 }
 
 /// Why a plan cannot be submitted, run or found.
@@ -143,6 +147,7 @@ pub struct Target {
     pub max_variants: Option<u32>,
     pub valid_for_ms: i64,
     pub limit: Option<u64>,
+    pub render: bool,
 }
 
 /// Checks a spec against a program: the placement or decision exists, the channel is a
@@ -240,6 +245,7 @@ pub fn resolve(program: &Program, channels: &[String], spec: &PlanSpec) -> Resul
         max_variants: spec.max_variants,
         valid_for_ms,
         limit: spec.limit,
+        render: spec.render,
     })
 }
 
@@ -248,6 +254,14 @@ pub trait CatalogSource: Send + Sync {
     fn prepared(&self) -> &PreparedCatalog;
     /// The offers as JSON (each worker prepares its own copy from them).
     fn offers_json(&self) -> &[Json];
+    /// The template of `id` rendered, if the catalog has one (see [`LoadedCatalog::render`]).
+    fn render(&self, _id: &str, _input: &TemplateInput<'_>) -> Option<Result<String, String>> {
+        None
+    }
+    /// The offer with this id, as JSON (what a template sees as `offer`).
+    fn item(&self, _id: &str) -> Option<&Json> {
+        None
+    }
 }
 
 impl CatalogSource for LoadedCatalog {
@@ -257,6 +271,14 @@ impl CatalogSource for LoadedCatalog {
 
     fn offers_json(&self) -> &[Json] {
         &self.offers_json
+    }
+
+    fn render(&self, id: &str, input: &TemplateInput<'_>) -> Option<Result<String, String>> {
+        LoadedCatalog::render(self, id, input)
+    }
+
+    fn item(&self, id: &str) -> Option<&Json> {
+        LoadedCatalog::item(self, id)
     }
 }
 
@@ -392,12 +414,17 @@ struct RowOffer<'a> {
     offer_id: &'a str,
     priority: usize,
     score: f64,
+    /// The rendered template, with `render` and when the offer has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 struct RowFallback<'a> {
     content_id: Option<&'a str>,
     reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
 }
 
 /// One output line (`docs/batch.md` documents the schema).
@@ -427,6 +454,8 @@ enum Row {
         line: Vec<u8>,
         offers: Vec<Arc<str>>,
         fallback: bool,
+        /// Templates that failed to render (the row is written without their content).
+        template_errors: u64,
     },
     Skipped(&'static str),
 }
@@ -444,6 +473,9 @@ pub struct Counts {
     pub skipped: BTreeMap<String, u64>,
     /// Rows per chosen offer.
     pub offers: BTreeMap<String, u64>,
+    /// With `render`: templates that failed to render, so their rows lack that `content`.
+    #[serde(default)]
+    pub template_errors: u64,
 }
 
 /// Live progress of a run, shared with whoever reports it; `cancel` stops the workers.
@@ -472,8 +504,9 @@ fn evaluate(plan: &Plan, replica: &Replica, evaluator: &Evaluator<'_>, valid: (&
     let Some(id) = data.id else {
         return Row::Skipped("subject_id_unknown");
     };
-    let profile = match profiles::profile_value(program, data.profile, &data.features, &data.counters) {
-        Ok(p) => p.map(|(v, _)| v),
+    let (profile, profile_json) = match profiles::profile_value(program, data.profile, &data.features, &data.counters) {
+        Ok(Some((v, j))) => (Some(v), plan.target.render.then_some(j)),
+        Ok(None) => (None, None),
         Err(_) => return Row::Skipped("profile_invalid"),
     };
     let impressions = data
@@ -541,6 +574,30 @@ fn evaluate(plan: &Plan, replica: &Replica, evaluator: &Evaluator<'_>, valid: (&
             (None, Some(degraded("evaluation_error")))
         }
     };
+    let experiment = outcome.as_ref().and_then(|o| o.experiment.as_deref());
+    let variant = outcome.as_ref().and_then(|o| o.variant.as_deref());
+    // Templates see what they see in the decide response (`catalog::TemplateInput`).
+    let mut template_errors = 0;
+    let mut render = |id: &str| -> Option<String> {
+        if !plan.target.render {
+            return None;
+        }
+        let input = TemplateInput {
+            offer: plan.catalog.item(id),
+            profile: profile_json.as_ref(),
+            context: &plan.target.context_json,
+            variant,
+            experiment,
+        };
+        match plan.catalog.render(id, &input)? {
+            Ok(text) => Some(text),
+            Err(e) => {
+                template_errors += 1;
+                tracing::debug!(id, error = %e, "template failed to render");
+                None
+            }
+        }
+    };
     let offers: Vec<RowOffer<'_>> = match (&fallback, &outcome) {
         (None, Some(o)) => o
             .offers
@@ -550,10 +607,12 @@ fn evaluate(plan: &Plan, replica: &Replica, evaluator: &Evaluator<'_>, valid: (&
                 offer_id: &c.id,
                 priority: i + 1,
                 score: c.score,
+                content: render(&c.id),
             })
             .collect(),
         _ => Vec::new(),
     };
+    let fallback_content = fallback.as_ref().and_then(|(c, _)| c.as_deref()).and_then(&mut render);
     let row = RowOut {
         plan_id: &plan.id,
         tenant_id: &plan.tenant_id,
@@ -563,11 +622,12 @@ fn evaluate(plan: &Plan, replica: &Replica, evaluator: &Evaluator<'_>, valid: (&
         placement: &plan.target.placement,
         channel: &plan.target.channel,
         offers,
-        experiment: outcome.as_ref().and_then(|o| o.experiment.as_deref()),
-        variant: outcome.as_ref().and_then(|o| o.variant.as_deref()),
+        experiment,
+        variant,
         fallback: fallback.as_ref().map(|(c, r)| RowFallback {
             content_id: c.as_deref(),
             reason: r,
+            content: fallback_content,
         }),
         valid_from: valid.0,
         valid_until: valid.1,
@@ -587,6 +647,7 @@ fn evaluate(plan: &Plan, replica: &Replica, evaluator: &Evaluator<'_>, valid: (&
         line,
         offers: chosen,
         fallback: row.fallback.is_some(),
+        template_errors,
     }
 }
 
@@ -684,7 +745,13 @@ where
                 counts.processed += 1;
                 match row {
                     Row::Skipped(reason) => *counts.skipped.entry(reason.to_string()).or_default() += 1,
-                    Row::Selected { line, offers, fallback } => {
+                    Row::Selected {
+                        line,
+                        offers,
+                        fallback,
+                        template_errors,
+                    } => {
+                        counts.template_errors += template_errors;
                         out.write_all(&line)
                             .map_err(|e| BatchError::Internal(format!("writing the output: {e}")))?;
                         counts.selected += 1;
@@ -963,6 +1030,7 @@ fn manifest_json(record: &PlanRecord) -> Json {
         "processed": record.counts.processed,
         "selected": record.counts.selected,
         "fallbacks": record.counts.fallbacks,
+        "template_errors": record.counts.template_errors,
         "skipped": record.counts.skipped,
         "offers": record.counts.offers,
         "output": record.output,
@@ -1332,6 +1400,7 @@ decision home {
             max_variants: None,
             valid_for: None,
             limit: None,
+            render: false,
         }
     }
 
@@ -1426,6 +1495,46 @@ decision home {
         // s1, s3, s4 get `a` (first eligible); s2 only `b`.
         assert_eq!(c.offers.get("a"), Some(&3));
         assert_eq!(c.offers.get("b"), Some(&1));
+    }
+
+    #[test]
+    fn render_puts_each_rows_content_in_and_counts_template_errors() {
+        let b = bundle();
+        let doc = crate::catalog::CatalogDoc {
+            offers: vec![json!({"id": "a", "min_ltv": 50.0}), json!({"id": "b", "min_ltv": 0.0})],
+            templates: [
+                (
+                    "a".to_string(),
+                    "A for {{ profile.id }} in {{ context.channel }}".to_string(),
+                ),
+                // Type-checks (the placeholder exists) but fails when rendered.
+                ("b".to_string(), "{{ offer.min_ltv + offer.id }}".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let loaded = crate::catalog::prepare(&b, &doc).unwrap_or_else(|e| panic!("{e}"));
+        let mut rendering = spec(&[], Match::All);
+        rendering.render = true;
+        let mut p = plan(&b, &rendering);
+        p.catalog = Arc::new(loaded);
+        let (counts, out) = run_plan(&p, 2);
+        let rows: Vec<Json> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let content = |subject: &str| {
+            let row = rows.iter().find(|r| r["subject_id"] == subject).unwrap();
+            (
+                row["offers"][0]["offer_id"].clone(),
+                row["offers"][0].get("content").cloned(),
+            )
+        };
+        // s1 (ltv 500) gets `a`, rendered; s2 (ltv 5) gets `b`, whose template fails: the row
+        // is written without content and the failure counted.
+        assert_eq!(content("s1"), (json!("a"), Some(json!("A for s1 in Web"))));
+        assert_eq!(content("s2"), (json!("b"), None));
+        assert_eq!(counts.template_errors, 1, "{out}");
+        // Without `render`, no row has content.
+        let (_, plain) = run_plan(&plan(&b, &spec(&[], Match::All)), 1);
+        assert!(!plain.contains("\"content\""), "{plain}");
     }
 
     #[test]

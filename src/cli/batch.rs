@@ -81,6 +81,14 @@ pub struct BatchArgs {
     /// Stop after this many selected subjects.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+    /// Render each chosen offer's content template into its row (`content`), as the decide
+    /// response does; from files, the catalog's templates are checked first.
+    #[arg(long)]
+    pub render: bool,
+    /// Content templates for `--render` (a JSON or YAML map of id to template), added to
+    /// those of the catalog document.
+    #[arg(long, value_name = "FILE", requires = "render", conflicts_with = "data")]
+    pub templates: Option<PathBuf>,
     /// The output file (default `<plan id>.jsonl`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -157,6 +165,7 @@ fn spec_of(args: &BatchArgs, tenant: &str) -> PlanSpec {
         max_variants: args.max_variants,
         valid_for: args.valid_for.clone(),
         limit: args.limit,
+        render: args.render,
     }
 }
 
@@ -275,10 +284,21 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
         .get(def.candidates as usize)
         .map(|e| e.schema)
         .ok_or_else(|| anyhow!("the decision has no candidates block"))?;
-    let doc = tailor_runtime::demo::read_catalog(catalog_path, None)?;
-    let catalog = bundle
-        .prepare_catalog_json(schema, &doc.offers)
-        .map_err(|e| anyhow!("{}: {e}", catalog_path.display()))?;
+    let doc = tailor_runtime::demo::read_catalog(catalog_path, args.templates.as_deref())?;
+    // Rendering needs the templates, checked against the schemas as a deploy checks them.
+    let catalog: Arc<dyn batch::CatalogSource> = if args.render {
+        Arc::new(
+            tailor_runtime::catalog::prepare(&bundle, &doc).map_err(|e| anyhow!("{}: {e}", catalog_path.display()))?,
+        )
+    } else {
+        let prepared = bundle
+            .prepare_catalog_json(schema, &doc.offers)
+            .map_err(|e| anyhow!("{}: {e}", catalog_path.display()))?;
+        Arc::new(batch::OwnedCatalog {
+            prepared,
+            offers: doc.offers,
+        })
+    };
     let compiled = t_start.elapsed();
     let backend = match args.backend {
         BackendArg::Jit => Backend::Jit,
@@ -286,7 +306,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
     };
     let t_jit = Instant::now();
     if backend == Backend::Jit {
-        bundle.jit_catalog(&catalog)?;
+        bundle.jit_catalog(catalog.prepared())?;
     }
     let jit_time = t_jit.elapsed();
     let now_ms = match &args.now {
@@ -312,10 +332,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
         id: plan_id.clone(),
         tenant_id: tenant.clone(),
         bundle: bundle.clone(),
-        catalog: Arc::new(batch::OwnedCatalog {
-            prepared: catalog,
-            offers: doc.offers,
-        }),
+        catalog,
         backend,
         target,
         channels,
