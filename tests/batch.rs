@@ -426,6 +426,8 @@ fn tailor_batch_writes_a_complete_plan_from_files() {
     let (code, stdout, stderr) = tailor(&args);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let rendered = self::rows(&rendered_out);
+    let summary: Value = serde_json::from_str(&stdout).expect("json summary");
+    assert_eq!(summary["template_errors"], 0, "{summary}");
     assert_eq!(ids(&rendered), lapsed);
     let winback: Vec<&Value> = rendered
         .iter()

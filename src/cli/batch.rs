@@ -438,6 +438,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
         "processed": counts.processed,
         "selected": counts.selected,
         "fallbacks": counts.fallbacks,
+        "template_errors": counts.template_errors,
         "skipped": counts.skipped,
         "offers": counts.offers,
         "output": out.display().to_string(),
@@ -476,6 +477,13 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
             )?;
             for (reason, n) in &counts.skipped {
                 writeln!(o, "  skipped {n:>9}  {reason}")?;
+            }
+            if counts.template_errors > 0 {
+                writeln!(
+                    o,
+                    "  {} templates failed to render (their rows lack that content)",
+                    counts.template_errors
+                )?;
             }
             let mut offers: Vec<(&String, &u64)> = counts.offers.iter().collect();
             offers.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
