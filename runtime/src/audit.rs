@@ -84,6 +84,9 @@ pub struct AuditRecord<O = Json> {
     pub response: Json,
 }
 
+/// Records read per page by [`AuditLog::for_each_newest`]: a few MB of records at most.
+pub const NEWEST_PAGE: usize = 1024;
+
 /// Why a record was not logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuditError {
@@ -172,32 +175,69 @@ impl AuditLog {
     /// The newest records of a tenant, newest first (looking at most at 100,000 records).
     pub fn latest(&self, tenant: &str, limit: usize) -> Result<Vec<AuditRecord>, AuditError> {
         let mut out = Vec::new();
-        for (_, v) in self.store.scan_prefix_rev(Tree::Audit, b"", 100_000)? {
-            let r: AuditRecord = decode(&v)?;
-            if r.tenant_id == tenant {
-                out.push(r);
-                if out.len() >= limit {
-                    break;
+        let mut looked = 0;
+        if limit > 0 {
+            self.for_each_newest(|r| {
+                looked += 1;
+                if r.tenant_id == tenant {
+                    out.push(r);
                 }
-            }
+                out.len() < limit && looked < 100_000
+            })?;
         }
         Ok(out)
     }
 
-    /// Deletes every record of one subject (erasure). A full scan of the log, read into memory
-    /// at once: an admin operation for logs of modest size, not for the request path (a
-    /// streaming erasure job is future work). Returns how many records were removed.
+    /// Reads the log newest first, [`NEWEST_PAGE`] records at a time (never the whole log into
+    /// memory), handing each record to `visit` until it returns false or the log ends.
+    pub fn for_each_newest(&self, visit: impl FnMut(AuditRecord) -> bool) -> Result<(), AuditError> {
+        self.for_each_newest_paged(NEWEST_PAGE, visit)
+    }
+
+    fn for_each_newest_paged(&self, page: usize, mut visit: impl FnMut(AuditRecord) -> bool) -> Result<(), AuditError> {
+        let mut before: Option<Vec<u8>> = None;
+        loop {
+            let entries = self
+                .store
+                .scan_prefix_rev_before(Tree::Audit, b"", before.as_deref(), page)?;
+            let full = entries.len() >= page;
+            before = entries.last().map(|(k, _)| k.clone());
+            for (_, v) in entries {
+                if !visit(decode(&v)?) {
+                    return Ok(());
+                }
+            }
+            if !full || before.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Deletes every record of one subject (erasure). A full scan of the log, a page at a time
+    /// (so memory stays bounded), but it reads every record: an admin operation, not for the
+    /// request path. Returns how many records were removed.
     pub fn erase_subject(&self, tenant: &str, subject_hash: &str) -> Result<usize, AuditError> {
         let needle = format!("\"subject_hash\":\"{subject_hash}\"");
         let mut removed = 0;
-        for (k, v) in self.store.scan_prefix(Tree::Audit, b"", usize::MAX)? {
-            if !v.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                continue;
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self
+                .store
+                .scan_prefix_after(Tree::Audit, b"", after.as_deref(), NEWEST_PAGE)?;
+            let full = page.len() >= NEWEST_PAGE;
+            after = page.last().map(|(k, _)| k.clone());
+            for (k, v) in page {
+                if !v.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    continue;
+                }
+                let r: AuditRecord = decode(&v)?;
+                if r.tenant_id == tenant && r.subject_hash == subject_hash {
+                    self.store.remove(Tree::Audit, &k)?;
+                    removed += 1;
+                }
             }
-            let r: AuditRecord = decode(&v)?;
-            if r.tenant_id == tenant && r.subject_hash == subject_hash {
-                self.store.remove(Tree::Audit, &k)?;
-                removed += 1;
+            if !full || after.is_none() {
+                break;
             }
         }
         self.store.flush()?;
@@ -548,6 +588,33 @@ mod tests {
     }
 
     #[test]
+    fn erasure_pages_through_a_log_longer_than_a_page() {
+        let store: SharedStore = Arc::new(MemoryStore::new());
+        let log = AuditLog::start(store, Durability::Batched, 512, Duration::from_secs(5));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let n = NEWEST_PAGE * 2 + 7;
+        rt.block_on(async {
+            for i in 0..n {
+                let mut r = record(&format!("d{i:05}"), "a");
+                r.subject_hash = if i % 2 == 0 { "h1".into() } else { "h2".into() };
+                log.append(&r).await.unwrap();
+            }
+        });
+        assert_eq!(log.erase_subject("a", "h1").unwrap(), n.div_ceil(2));
+        let mut left = Vec::new();
+        log.for_each_newest(|r| {
+            left.push(r.subject_hash);
+            true
+        })
+        .unwrap();
+        assert_eq!(left.len(), n / 2);
+        assert!(left.iter().all(|h| h == "h2"));
+    }
+
+    #[test]
     fn positions_compress_to_ranges() {
         assert_eq!(ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
         assert_eq!(ranges(&[]), "");
@@ -576,6 +643,25 @@ mod tests {
                 latest.iter().map(|r| r.decision_id.as_str()).collect::<Vec<_>>(),
                 vec!["d08", "d06"]
             );
+            // Paging: every record once, newest first, whatever the page size, and the visit
+            // can stop it.
+            for page in [1, 3, 10, 64] {
+                let mut seen = Vec::new();
+                log.for_each_newest_paged(page, |r| {
+                    seen.push(r.decision_id);
+                    true
+                })
+                .unwrap();
+                let expected: Vec<String> = (0..10).rev().map(|i| format!("d{i:02}")).collect();
+                assert_eq!(seen, expected, "page {page}");
+                let mut first = Vec::new();
+                log.for_each_newest_paged(page, |r| {
+                    first.push(r.decision_id);
+                    first.len() < 4
+                })
+                .unwrap();
+                assert_eq!(first, expected[..4], "page {page}");
+            }
         }
     }
 }

@@ -12,7 +12,6 @@ use crate::config::MAX_WHAT_IF_RECENT;
 use crate::engine::{Engine, EngineError};
 use crate::registry::{DeployError, DeployRequest};
 use crate::replay::{self, Filter, Replayer, WhatIf};
-use crate::store::{decode, Tree};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 use tailor_compiler::bundle::BundleSource;
@@ -139,16 +138,22 @@ impl Engine {
     fn newest_records(&self, filter: &Filter, limit: usize) -> Result<(Vec<AuditRecord>, bool), EngineError> {
         let mut out = Vec::new();
         let mut truncated = false;
-        for (_, v) in self.store.scan_prefix_rev(Tree::Audit, b"", usize::MAX)? {
-            let r: AuditRecord = decode(&v)?;
-            if filter.matches(&r) {
-                if out.len() == limit {
-                    truncated = true;
-                    break;
+        self.audit
+            .for_each_newest(|r| {
+                if filter.matches(&r) {
+                    if out.len() == limit {
+                        truncated = true;
+                        return false;
+                    }
+                    out.push(r);
                 }
-                out.push(r);
-            }
-        }
+                true
+            })
+            .map_err(|e| match e {
+                // An unreadable store is the store's failure (503), as everywhere else.
+                crate::audit::AuditError::Store(e) => EngineError::Store(e),
+                other => EngineError::Internal(other.to_string()),
+            })?;
         out.reverse();
         Ok((out, truncated))
     }

@@ -113,6 +113,24 @@ pub trait Store: Send + Sync + 'static {
         all.truncate(limit);
         Ok(all)
     }
+    /// Entries whose key starts with `prefix` and sorts before `before` (all of them when
+    /// `before` is `None`), in reverse key order, at most `limit`: a reverse scan in pages, for
+    /// readers of the newest entries that must not hold a whole tree in memory (the audit log).
+    /// The default filters [`Store::scan_prefix_rev`]; the stores override it with a range scan.
+    fn scan_prefix_rev_before(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut all = self.scan_prefix_rev(tree, prefix, usize::MAX)?;
+        if let Some(b) = before {
+            all.retain(|(k, _)| k.as_slice() < b);
+        }
+        all.truncate(limit);
+        Ok(all)
+    }
     /// Writes every entry, atomically: all or none.
     fn put_many(&self, tree: Tree, entries: &[Entry]) -> Result<(), StoreError>;
     /// Makes every write acknowledged so far durable (written and synced to disk).
@@ -213,6 +231,31 @@ impl Store for MemoryStore {
         all.reverse();
         all.truncate(limit);
         Ok(all)
+    }
+
+    fn scan_prefix_rev_before(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        use std::ops::Bound;
+        if before.is_some_and(|b| b <= prefix) {
+            return Ok(Vec::new());
+        }
+        let map = self.lock()?;
+        let end = match before {
+            Some(b) => Bound::Excluded((tree, b.to_vec())),
+            None => Bound::Unbounded,
+        };
+        Ok(map
+            .range((Bound::Included((tree, prefix.to_vec())), end))
+            .rev()
+            .filter(|((t, k), _)| *t == tree && k.starts_with(prefix))
+            .take(limit)
+            .map(|((_, k), v)| (k.clone(), v.clone()))
+            .collect())
     }
 
     fn put_many(&self, tree: Tree, entries: &[Entry]) -> Result<(), StoreError> {
@@ -317,6 +360,17 @@ impl Store for FaultyStore {
         self.inner.scan_prefix_rev(tree, prefix, limit)
     }
 
+    fn scan_prefix_rev_before(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.check(tree, true)?;
+        self.inner.scan_prefix_rev_before(tree, prefix, before, limit)
+    }
+
     fn put_many(&self, tree: Tree, entries: &[Entry]) -> Result<(), StoreError> {
         self.check(tree, false)?;
         self.inner.put_many(tree, entries)
@@ -362,6 +416,28 @@ pub(crate) mod tests {
         assert_eq!(page, vec![(b"t/c".to_vec(), b"4".to_vec())]);
         assert!(store
             .scan_prefix_after(Tree::Profiles, b"t/", Some(b"t/c"), 2)
+            .unwrap()
+            .is_empty());
+        // Reverse pages: from the end, before a key, never past the prefix.
+        let page = store.scan_prefix_rev_before(Tree::Profiles, b"t/", None, 2).unwrap();
+        assert_eq!(
+            page.iter().map(|(k, _)| k.as_slice()).collect::<Vec<_>>(),
+            [b"t/c", b"t/b"]
+        );
+        let page = store
+            .scan_prefix_rev_before(Tree::Profiles, b"t/", Some(b"t/b"), 2)
+            .unwrap();
+        assert_eq!(page, vec![(b"t/a".to_vec(), b"1".to_vec())]);
+        assert!(store
+            .scan_prefix_rev_before(Tree::Profiles, b"t/", Some(b"t/a"), 2)
+            .unwrap()
+            .is_empty());
+        let page = store
+            .scan_prefix_rev_before(Tree::Profiles, b"u/", Some(b"z"), 5)
+            .unwrap();
+        assert_eq!(page, vec![(b"u/a".to_vec(), b"3".to_vec())]);
+        assert!(store
+            .scan_prefix_rev_before(Tree::Profiles, b"u/", Some(b"a"), 5)
             .unwrap()
             .is_empty());
         store.remove(Tree::Profiles, b"t/c").unwrap();

@@ -100,6 +100,33 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn scan_prefix_rev_before(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let Some(before) = before else {
+            return self.scan_prefix_rev(tree, prefix, limit);
+        };
+        if before <= prefix {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for r in self.tree(tree)?.range(prefix..before).rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = r.map_err(engine)?;
+            // Keys between the prefix's range and `before` (when `before` lies past it).
+            if k.starts_with(prefix) {
+                out.push((k.to_vec(), v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
     fn put_many(&self, tree: Tree, entries: &[Entry]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (k, v) in entries {
