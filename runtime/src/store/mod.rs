@@ -97,40 +97,25 @@ pub trait Store: Send + Sync + 'static {
     fn scan_prefix_rev(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError>;
     /// Entries whose key starts with `prefix` and sorts after `after` (all of them when `after`
     /// is `None`), in key order, at most `limit`: a prefix scan in pages, for readers that must
-    /// not hold a whole tenant in memory (batch plans). The default pages over
-    /// [`Store::scan_prefix`]; the stores override it with a range scan.
+    /// not hold a whole tenant in memory (batch plans). A range scan, not a filtered full scan.
     fn scan_prefix_after(
         &self,
         tree: Tree,
         prefix: &[u8],
         after: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<Entry>, StoreError> {
-        let mut all = self.scan_prefix(tree, prefix, usize::MAX)?;
-        if let Some(a) = after {
-            all.retain(|(k, _)| k.as_slice() > a);
-        }
-        all.truncate(limit);
-        Ok(all)
-    }
+    ) -> Result<Vec<Entry>, StoreError>;
     /// Entries whose key starts with `prefix` and sorts before `before` (all of them when
     /// `before` is `None`), in reverse key order, at most `limit`: a reverse scan in pages, for
     /// readers of the newest entries that must not hold a whole tree in memory (the audit log).
-    /// The default filters [`Store::scan_prefix_rev`]; the stores override it with a range scan.
+    /// A range scan, not a filtered full scan.
     fn scan_prefix_rev_before(
         &self,
         tree: Tree,
         prefix: &[u8],
         before: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<Entry>, StoreError> {
-        let mut all = self.scan_prefix_rev(tree, prefix, usize::MAX)?;
-        if let Some(b) = before {
-            all.retain(|(k, _)| k.as_slice() < b);
-        }
-        all.truncate(limit);
-        Ok(all)
-    }
+    ) -> Result<Vec<Entry>, StoreError>;
     /// Writes every entry, atomically: all or none.
     fn put_many(&self, tree: Tree, entries: &[Entry]) -> Result<(), StoreError>;
     /// Makes every write acknowledged so far durable (written and synced to disk).
