@@ -168,6 +168,14 @@ fn explain_rerun(doc: &mut Json, record: &AuditRecord, r: &Reproduced) {
             c
         })
         .collect();
+    set_candidates(doc, candidates);
+    if let Some(f) = &outcome.fallback {
+        doc["fallback"] = json!(f);
+    }
+}
+
+/// The explanation's `candidates`, and its `caps_applied`: the capped ones among them.
+fn set_candidates(doc: &mut Json, candidates: Vec<Json>) {
     doc["caps_applied"] = Json::Array(
         candidates
             .iter()
@@ -176,9 +184,6 @@ fn explain_rerun(doc: &mut Json, record: &AuditRecord, r: &Reproduced) {
             .collect(),
     );
     doc["candidates"] = Json::Array(candidates);
-    if let Some(f) = &outcome.fallback {
-        doc["fallback"] = json!(f);
-    }
 }
 
 /// The recorded impressions of `offer` at the record's placement (what a cap counted).
@@ -247,14 +252,7 @@ fn explain_recorded(doc: &mut Json, replayer: &mut Replayer, record: &AuditRecor
         let id = c["id"].as_str().unwrap_or_default().to_string();
         c["impressions"] = counted(record, &id);
     }
-    doc["caps_applied"] = Json::Array(
-        candidates
-            .iter()
-            .filter(|c| c["outcome"] == "capped")
-            .cloned()
-            .collect(),
-    );
-    doc["candidates"] = Json::Array(candidates);
+    set_candidates(doc, candidates);
 }
 
 /// The explanation as text, for a terminal.
