@@ -7,6 +7,7 @@
 //! then a manifest `<stem>.manifest.json` is written next to it; an interrupted or failed run
 //! leaves no file with the final name. Progress goes to stderr, the summary to stdout.
 
+use super::replay::Format;
 use super::{policy_files, Exit};
 use anyhow::{anyhow, Context as _};
 use clap::{Args, ValueEnum};
@@ -92,8 +93,9 @@ pub struct BatchArgs {
     /// The output file (default `<plan id>.jsonl`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = BackendArg::Jit)]
-    pub backend: BackendArg,
+    /// The evaluator: `jit` or `interpreter` (they agree exactly).
+    #[arg(long, default_value = "jit", value_name = "BACKEND")]
+    pub backend: Backend,
     /// The plan time, RFC 3339 (default: now): what `now()` returns, and `valid_from`.
     #[arg(long, value_name = "TIME")]
     pub now: Option<String>,
@@ -111,26 +113,14 @@ pub struct BatchArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// `text` for people, `json` for tools.
-    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
-    pub format: FormatArg,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MatchArg {
     All,
     Any,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BackendArg {
-    Jit,
-    Interpreter,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    Text,
-    Json,
 }
 
 fn wall_ms() -> i64 {
@@ -176,10 +166,7 @@ fn run_store(args: &BatchArgs, data: &Path) -> anyhow::Result<Exit> {
         .clone()
         .ok_or_else(|| anyhow!("--data needs --tenant (the tenant to plan for)"))?;
     let mut config = super::serve::load_config(None, Some(data))?;
-    config.backend = match args.backend {
-        BackendArg::Jit => Backend::Jit,
-        BackendArg::Interpreter => Backend::Interpreter,
-    };
+    config.backend = args.backend;
     if let Some(now) = &args.now {
         ptime::parse_rfc3339(now).map_err(|e| anyhow!("--now: {e}"))?;
         config.decide.fixed_now = Some(now.clone());
@@ -210,8 +197,8 @@ fn run_store(args: &BatchArgs, data: &Path) -> anyhow::Result<Exit> {
     let status = engine.plan_status(&id).map_err(|e| anyhow!("{e}"))?;
     engine.store.flush().context("flushing the store")?;
     match args.format {
-        FormatArg::Json => println!("{}", serde_json::to_string_pretty(&status)?),
-        FormatArg::Text => {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        Format::Text => {
             println!(
                 "plan {id}: {} — {} of {} subjects selected ({} fallbacks) for {} on {}",
                 status["status"].as_str().unwrap_or_default(),
@@ -300,10 +287,7 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
         })
     };
     let compiled = t_start.elapsed();
-    let backend = match args.backend {
-        BackendArg::Jit => Backend::Jit,
-        BackendArg::Interpreter => Backend::Interpreter,
-    };
+    let backend = args.backend;
     let t_jit = Instant::now();
     if backend == Backend::Jit {
         bundle.jit_catalog(catalog.prepared())?;
@@ -462,14 +446,14 @@ pub fn run(args: &BatchArgs) -> anyhow::Result<Exit> {
     let stdout = std::io::stdout();
     let mut o = stdout.lock();
     match args.format {
-        FormatArg::Json => {
+        Format::Json => {
             let mut m = manifest;
             m["manifest"] = json!(manifest_file.display().to_string());
             m["subjects_per_second"] = json!(per_second);
             m["timings"] = timings;
             writeln!(o, "{}", serde_json::to_string_pretty(&m)?)?;
         }
-        FormatArg::Text => {
+        Format::Text => {
             writeln!(
                 o,
                 "plan {plan_id}: {} of {} subjects selected ({} fallbacks) for {} on {}",

@@ -44,25 +44,12 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "FILE")]
     pub audit: Option<PathBuf>,
 
-    /// Policies to re-run with (their content hash must match the record's).
-    #[arg(long, value_name = "DIR")]
-    pub policies: Option<PathBuf>,
-
-    /// The catalog, instead of the store's (its hash must match the record's).
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
-
-    /// Subject ids to recognise the record's subject hash by (as for `tailor replay`). Repeatable.
-    #[arg(long, value_name = "FILE")]
-    pub subjects: Vec<PathBuf>,
+    #[command(flatten)]
+    pub rerun: super::replay::RerunArgs,
 
     /// The decision's subject id, when the store has no identity link for it. Repeatable.
     #[arg(long = "subject-id", value_name = "ID")]
     pub subject_ids: Vec<String>,
-
-    /// The identity hashing key [default: $TAILOR_HASH_KEY, else the store's].
-    #[arg(long, value_name = "KEY")]
-    pub hash_key: Option<String>,
 
     /// Output format of a decision's explanation.
     #[arg(long, value_enum, default_value = "text")]
@@ -112,7 +99,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<Exit> {
 /// `tailor explain DECISION_ID`.
 fn explain_decision(id: &str, args: &ExplainArgs) -> anyhow::Result<Exit> {
     use super::audit::open_store;
-    use tailor_runtime::replay::{self, Filter, Replayer};
+    use tailor_runtime::replay::{self, Filter};
     if args.data.is_none() && args.audit.is_none() {
         anyhow::bail!("give the record: --data DIR (a stopped server's store) or --audit EXPORT.jsonl");
     }
@@ -143,18 +130,7 @@ fn explain_decision(id: &str, args: &ExplainArgs) -> anyhow::Result<Exit> {
         eprintln!("error: no decision `{id}` in `{source}`");
         return Ok(Exit::Usage);
     };
-    let hash_key = args.hash_key.clone().or_else(|| std::env::var("TAILOR_HASH_KEY").ok());
-    let mut ids = super::replay::subject_ids(&args.subjects)?;
-    ids.extend(args.subject_ids.iter().cloned());
-    let mut replayer = Replayer::new(store)
-        .with_hash_key(hash_key.as_deref())?
-        .with_subject_ids(ids);
-    if let Some(dir) = &args.policies {
-        replayer = replayer.with_policies(&tailor_runtime::demo::policy_sources(dir)?)?;
-    }
-    if let Some(path) = &args.catalog {
-        replayer = replayer.with_catalog(tailor_runtime::demo::read_catalog(path, None)?);
-    }
+    let mut replayer = args.rerun.replayer(store, &args.subject_ids)?;
     let doc = tailor_runtime::explain::explain(&mut replayer, &record);
     match args.format {
         super::replay::Format::Json => println!("{}", serde_json::to_string_pretty(&doc)?),

@@ -14,6 +14,7 @@ use clap::{Args, ValueEnum};
 use std::io::Write as _;
 use std::path::PathBuf;
 use tailor_runtime::replay::{self, Replayer, Report, Status, WhatIf};
+use tailor_runtime::store::SharedStore;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -43,21 +44,8 @@ pub struct ReplayArgs {
     /// Audit records from `tailor audit export` instead of the store's.
     #[arg(long, value_name = "EXPORT.jsonl")]
     pub file: Option<PathBuf>,
-    /// Policies to replay with (their content hash must match each record's).
-    #[arg(long, value_name = "DIR")]
-    pub policies: Option<PathBuf>,
-    /// The catalog (JSON array or `{offers, templates}`), instead of the store's; its hash must
-    /// match each record's.
-    #[arg(long, value_name = "FILE")]
-    pub catalog: Option<PathBuf>,
-    /// Subject ids, to recognise records by their subject hash (experiments bucket on the id,
-    /// which the log does not keep): one id per line, or JSON lines with `id` or `subject_id`
-    /// (`examples/profiles.jsonl` works). Repeatable.
-    #[arg(long, value_name = "FILE")]
-    pub subjects: Vec<PathBuf>,
-    /// The identity hashing key [default: $TAILOR_HASH_KEY, else the store's].
-    #[arg(long, value_name = "KEY")]
-    pub hash_key: Option<String>,
+    #[command(flatten)]
+    pub rerun: RerunArgs,
     /// Only these decisions. Repeatable.
     #[arg(long = "decision-id", value_name = "ID")]
     pub decision_ids: Vec<String>,
@@ -107,6 +95,46 @@ pub fn subject_ids(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
     Ok(ids)
 }
 
+/// What re-running a record needs besides the record, shared by `tailor replay` and `tailor
+/// explain`: policies, catalog, subject ids and hashing key.
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// Policies to re-run with (their content hash must match each record's).
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// The catalog (JSON array or `{offers, templates}`), instead of the store's; its hash must
+    /// match each record's.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Subject ids, to recognise records by their subject hash (experiments bucket on the id,
+    /// which the log does not keep): one id per line, or JSON lines with `id` or `subject_id`
+    /// (`examples/profiles.jsonl` works). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub subjects: Vec<PathBuf>,
+    /// The identity hashing key [default: $TAILOR_HASH_KEY, else the store's].
+    #[arg(long, value_name = "KEY")]
+    pub hash_key: Option<String>,
+}
+
+impl RerunArgs {
+    /// A replayer over `store` with these sources; `more_ids` join the `--subjects` files' ids.
+    pub fn replayer(&self, store: Option<SharedStore>, more_ids: &[String]) -> anyhow::Result<Replayer> {
+        let hash_key = self.hash_key.clone().or_else(|| std::env::var("TAILOR_HASH_KEY").ok());
+        let mut ids = subject_ids(&self.subjects)?;
+        ids.extend(more_ids.iter().cloned());
+        let mut replayer = Replayer::new(store)
+            .with_hash_key(hash_key.as_deref())?
+            .with_subject_ids(ids);
+        if let Some(dir) = &self.policies {
+            replayer = replayer.with_policies(&tailor_runtime::demo::policy_sources(dir)?)?;
+        }
+        if let Some(path) = &self.catalog {
+            replayer = replayer.with_catalog(tailor_runtime::demo::read_catalog(path, None)?);
+        }
+        Ok(replayer)
+    }
+}
+
 /// Runs `tailor replay`.
 pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
     if args.data.is_none() && args.file.is_none() {
@@ -121,17 +149,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?),
         None => None,
     };
-    let hash_key = args.hash_key.clone().or_else(|| std::env::var("TAILOR_HASH_KEY").ok());
-    let mut replayer = Replayer::new(store.clone())
-        .with_hash_key(hash_key.as_deref())?
-        .with_subject_ids(subject_ids(&args.subjects)?)
-        .with_backend(args.backend);
-    if let Some(dir) = &args.policies {
-        replayer = replayer.with_policies(&tailor_runtime::demo::policy_sources(dir)?)?;
-    }
-    if let Some(path) = &args.catalog {
-        replayer = replayer.with_catalog(tailor_runtime::demo::read_catalog(path, None)?);
-    }
+    let mut replayer = args.rerun.replayer(store.clone(), &[])?.with_backend(args.backend);
     match &args.candidate {
         Some(dir) => {
             let sources = tailor_runtime::demo::policy_sources(dir)?;
