@@ -7,10 +7,9 @@
 mod server_support;
 
 use serde_json::{json, Value};
-use server_support::{root, Server, TempDir};
+use server_support::{root, tailor, Server, TempDir};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PLANS: &str = "/personalization/batch-plan";
@@ -356,20 +355,6 @@ fn bad_specs_and_unknown_plans_get_json_errors() {
         let (status, _) = server.json("DELETE", &path, None);
         assert_eq!(status, 404);
     }
-}
-
-fn tailor(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run tailor");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -6,23 +6,7 @@
 mod server_support;
 
 use serde_json::{json, Value};
-use server_support::{decide_body, root, Server, TempDir};
-use std::process::Command;
-
-/// `tailor` with `args`: exit code, stdout, stderr.
-fn tailor(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("TAILOR_HASH_KEY")
-        .output()
-        .expect("run tailor");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use server_support::{decide_body, tailor, Server, TempDir};
 
 fn candidates<'a>(doc: &'a Value, outcome: &str) -> Vec<&'a Value> {
     doc["candidates"]
@@ -74,11 +58,7 @@ fn logged_decisions_are_explained_by_cli_and_http() {
     // The first hero decision is viewed three times, so its offer is capped in the second.
     let first = server.decide(&decide_body("u-00024", "Web", "home.hero"));
     for _ in 0..3 {
-        let (status, _) = server.post(
-            "/personalization/events",
-            &json!({"decision_id": first["decision_id"], "type": "view"}),
-        );
-        assert_eq!(status, 200);
+        server_support::view(&server, &first, None);
     }
     let second = server.decide(&decide_body("u-00024", "Web", "home.hero"));
     let id = second["decision_id"].as_str().expect("decision id").to_string();

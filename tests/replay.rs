@@ -6,10 +6,9 @@
 mod server_support;
 
 use serde_json::{json, Value};
-use server_support::{decide_body, root, Server, TempDir};
+use server_support::{decide_body, root, tailor, Server, TempDir};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use tailor_compiler::interp::{value_from_json, Env, Impression};
 use tailor_compiler::ir::Type;
@@ -21,21 +20,6 @@ const PLACEMENTS: [(&str, &str); 4] = [
     ("App", "checkout.upsell"),
     ("Email", "email.winback"),
 ];
-
-/// `tailor` with `args`: exit code, stdout, stderr.
-fn tailor(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("TAILOR_HASH_KEY")
-        .output()
-        .expect("run tailor");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// What the test's own server run produced.
 struct Logged {
@@ -55,11 +39,7 @@ fn make_decisions(data: &Path) -> Logged {
         "u-00024".to_string(),
     );
     for _ in 0..3 {
-        let (status, _) = server.post(
-            "/personalization/events",
-            &json!({"decision_id": first["decision_id"], "type": "view"}),
-        );
-        assert_eq!(status, 200);
+        server_support::view(&server, &first, None);
     }
     for i in (1..=5000).step_by(173) {
         let id = format!("u-{i:05}");

@@ -324,11 +324,7 @@ fn an_audit_record_is_enough_to_run_the_decision_again() {
     let server = Server::demo(&dir);
     let first = server.decide(&decide_body("u-00024", "Web", "home.hero"));
     for _ in 0..3 {
-        let (status, _) = server.post(
-            "/personalization/events",
-            &json!({"decision_id": first["decision_id"], "type": "view"}),
-        );
-        assert_eq!(status, 200);
+        server_support::view(&server, &first, None);
     }
     // Capped now: the record's inputs include the impressions.
     let decided = server.decide(&decide_body("u-00024", "Web", "home.hero"));

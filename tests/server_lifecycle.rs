@@ -209,11 +209,7 @@ fn a_restart_keeps_everything() {
     assert_eq!(status, 200);
     let first = hero(&server);
     for _ in 0..3 {
-        let (status, v) = server.post(
-            "/personalization/events",
-            &json!({"decision_id": first["decision_id"], "type": "view"}),
-        );
-        assert_eq!(status, 200, "{v}");
+        server_support::view(&server, &first, None);
     }
     assert_eq!(
         server

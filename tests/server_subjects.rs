@@ -7,17 +7,8 @@
 mod server_support;
 
 use serde_json::{json, Value};
-use server_support::{decide_body, demo_sources, root, shown, Server, TempDir};
+use server_support::{decide_body, demo_sources, root, shown, view, Server, TempDir};
 use std::collections::HashMap;
-
-fn view(server: &Server, decision: &Value, at: Option<&str>) {
-    let mut body = json!({"decision_id": decision["decision_id"], "type": "view"});
-    if let Some(at) = at {
-        body["at"] = json!(at);
-    }
-    let (status, v) = server.post("/personalization/events", &body);
-    assert_eq!(status, 200, "{v}");
-}
 
 #[test]
 fn caps_stop_an_offer_after_n_views() {

@@ -42,6 +42,33 @@ impl Drop for TempDir {
     }
 }
 
+/// Runs the `tailor` binary with `args` in the repository root, without colour and without a
+/// hashing key from the environment: its exit code, stdout and stderr.
+pub fn tailor(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tailor"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("TAILOR_HASH_KEY")
+        .output()
+        .expect("run tailor");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Posts a view of `decision`'s offers (at `at`, default now) and expects it taken.
+pub fn view(server: &Server, decision: &Value, at: Option<&str>) {
+    let mut body = serde_json::json!({"decision_id": decision["decision_id"], "type": "view"});
+    if let Some(at) = at {
+        body["at"] = serde_json::json!(at);
+    }
+    let (status, v) = server.post("/personalization/events", &body);
+    assert_eq!(status, 200, "{v}");
+}
+
 /// The repository root (where `policies/` and `examples/` are).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
