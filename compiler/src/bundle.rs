@@ -15,7 +15,7 @@
 //! [`BundleError::Backend`]), or else on the first [`Backend::Jit`] evaluation. It is freed
 //! when the bundle is dropped. See `docs/jit.md`.
 
-use crate::interp::{self, DecisionOutcome, EligibilityReport, Env, EvalError, Value};
+use crate::interp::{self, DecisionOutcome, EligibilityReport, Env, EvalError, TraceLevel, Value};
 use crate::ir::{DecisionId, EligibilityId, Program, SchemaId, Type};
 use crate::jit::{JitCatalog, JitProgram};
 use crate::testing::{self, TestReport};
@@ -231,7 +231,7 @@ impl Bundle {
         catalog: &PreparedCatalog,
         max_override: Option<u32>,
     ) -> Result<DecisionOutcome, EvalError> {
-        self.decide_traced(backend, env, decision, catalog, max_override, true)
+        self.decide_traced(backend, env, decision, catalog, max_override, TraceLevel::Full)
     }
 
     /// [`Bundle::decide`] without the per-candidate trace: the outcome's `trace` is empty, and
@@ -245,17 +245,19 @@ impl Bundle {
         catalog: &PreparedCatalog,
         max_override: Option<u32>,
     ) -> Result<DecisionOutcome, EvalError> {
-        self.decide_traced(backend, env, decision, catalog, max_override, false)
+        self.decide_traced(backend, env, decision, catalog, max_override, TraceLevel::None)
     }
 
-    fn decide_traced(
+    /// [`Bundle::decide`] keeping `trace` of the per-candidate story (see [`TraceLevel`]); the
+    /// answer is the same at every level.
+    pub fn decide_traced(
         &self,
         backend: Backend,
         env: &Env,
         decision: DecisionId,
         catalog: &PreparedCatalog,
         max_override: Option<u32>,
-        trace: bool,
+        trace: TraceLevel,
     ) -> Result<DecisionOutcome, EvalError> {
         match backend {
             Backend::Interpreter => {

@@ -17,7 +17,7 @@
 //! `PROPTEST_CASES=5000 cargo test -p tailor-compiler --release --test jit_agreement`.
 
 use proptest::prelude::*;
-use tailor_compiler::interp::{value_from_json, Env, Impression};
+use tailor_compiler::interp::{value_from_json, Env, Impression, TraceLevel};
 use tailor_compiler::ir::Type;
 use tailor_compiler::{Backend, Bundle, CompileOptions, SourceMap};
 
@@ -906,11 +906,21 @@ fn check_seed(seed: u64) -> Result<(), TestCaseError> {
             same(&a, &b),
             "seed {seed}: decisions differ\n{text}\ninterpreter: {a:?}\njit: {b:?}"
         );
-        // Without the trace, both backends give the same answer, and only the trace is gone.
+        // With less of the story, both backends give the same answer, and only what was left
+        // out is gone: the named trace, then the verdicts too.
         for backend in [Backend::Interpreter, Backend::Jit] {
-            let untraced = bundle.decide_untraced(backend, &env, dec, &catalog, max);
+            let verdicts = bundle.decide_traced(backend, &env, dec, &catalog, max, TraceLevel::Verdicts);
             let expected = a.clone().map(|mut o| {
                 o.trace.clear();
+                o
+            });
+            prop_assert!(
+                same(&verdicts, &expected),
+                "seed {seed}: {backend:?} with verdicts only differs\n{text}\nverdicts: {verdicts:?}\ntraced: {a:?}"
+            );
+            let untraced = bundle.decide_untraced(backend, &env, dec, &catalog, max);
+            let expected = expected.map(|mut o| {
+                o.verdicts.clear();
                 o
             });
             prop_assert!(

@@ -16,12 +16,11 @@
 //! the response says `"logged": false`.
 
 use crate::store::{decode, SharedStore, StoreError, Tree};
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use std::sync::Arc;
 use std::time::Duration;
-use tailor_compiler::interp::{CandidateOutcome, CandidateTrace};
+use tailor_compiler::interp::{Verdict, Verdicts};
 use tokio::sync::{mpsc, oneshot};
 
 /// How audit records reach the disk.
@@ -307,165 +306,209 @@ fn commit(store: &dyn crate::store::Store, jobs: Vec<Job>) {
 /// record's `catalog_hash` names. Serializes as
 /// `{"capped": [...], "kept": [...], "removed": {"rule": "positions"}}`, every object's keys in
 /// sorted order (so the bytes are those of the same JSON read back as a `serde_json::Value`).
-#[derive(Debug, Clone, Copy)]
-pub struct CompactTrace<'a>(pub &'a [CandidateTrace]);
+///
+/// Written straight from a decision's [`Verdicts`] (indices, no shared strings), the same bytes
+/// as from its named trace: this runs on every decision the server logs and every record replay
+/// re-runs.
+#[derive(Clone, Copy)]
+pub struct CompactTrace<'a>(pub Verdicts<'a>);
 
 /// [`CompactTrace`] as a JSON value (what replay compares a re-run against).
-pub fn compact_trace(trace: &[CandidateTrace]) -> Json {
-    serde_json::to_value(CompactTrace(trace)).unwrap_or(Json::Null)
+pub fn compact_trace(verdicts: Verdicts<'_>) -> Json {
+    serde_json::to_value(CompactTrace(verdicts)).unwrap_or(Json::Null)
 }
 
+impl CompactTrace<'_> {
+    /// Appends the JSON text to `out`: one pass over the verdicts, then the three parts.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let v = self.0;
+        let mut kept = Vec::new();
+        let mut capped = Vec::new();
+        let mut removed = Removed::new(v);
+        for (position, verdict) in v.all().iter().enumerate() {
+            match verdict {
+                Verdict::Kept { .. } => kept.push(position),
+                Verdict::Capped { .. } => capped.push(position),
+                Verdict::Removed { rule } => removed.add(*rule, position),
+            }
+        }
+        let mut numbers = itoa::Buffer::new();
+        out.extend_from_slice(b"{\"capped\":[");
+        let mut first = true;
+        for position in capped {
+            let Some(Verdict::Capped { cap, seen }) = v.all().get(position) else {
+                continue;
+            };
+            // An index out of range is left out, as the named trace leaves it out.
+            let Some(cap) = v.cap(*cap) else { continue };
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"id\":");
+            json_string(out, &v.id(position));
+            out.extend_from_slice(b",\"limit\":");
+            out.extend_from_slice(numbers.format(cap.limit).as_bytes());
+            out.extend_from_slice(b",\"outcome\":\"capped\",\"scope\":");
+            json_string(out, cap.scope.keyword());
+            out.extend_from_slice(b",\"seen\":");
+            out.extend_from_slice(numbers.format(*seen).as_bytes());
+            out.extend_from_slice(b",\"window_ms\":");
+            out.extend_from_slice(numbers.format(cap.window_ms).as_bytes());
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"kept\":[");
+        for (i, &position) in kept.iter().enumerate() {
+            let Some(Verdict::Kept { score, rank, boosts }) = v.all().get(position) else {
+                continue;
+            };
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"boosts\":[");
+            let mut first = true;
+            for id in boosts.iter().filter_map(|&b| v.boost(b)) {
+                if !std::mem::take(&mut first) {
+                    out.push(b',');
+                }
+                json_string(out, id);
+            }
+            out.extend_from_slice(b"],\"id\":");
+            json_string(out, &v.id(position));
+            out.extend_from_slice(b",\"outcome\":\"kept\",\"rank\":");
+            match rank {
+                Some(r) => out.extend_from_slice(numbers.format(*r).as_bytes()),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.extend_from_slice(b",\"score\":");
+            // serde_json's own number text (`null` for NaN and the infinities), as a record
+            // read back writes it.
+            let _ = serde_json::to_writer(&mut *out, score);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"removed\":{");
+        removed.write(out);
+        out.extend_from_slice(b"}}");
+    }
+}
+
+/// Writes `s` as a JSON string, escaped as serde_json escapes it.
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, s);
+}
+
+/// Serialized as the text [`CompactTrace::write`] writes.
 impl Serialize for CompactTrace<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(3))?;
-        map.serialize_entry("capped", &Entries(self.0, true))?;
-        map.serialize_entry("kept", &Entries(self.0, false))?;
-        map.serialize_entry("removed", &Removed(removed_ranges(self.0)))?;
-        map.end()
+        use serde::ser::Error;
+        let mut text = Vec::new();
+        self.write(&mut text);
+        let text = String::from_utf8(text).map_err(S::Error::custom)?;
+        serde_json::value::RawValue::from_string(text)
+            .map_err(S::Error::custom)?
+            .serialize(s)
     }
 }
 
-/// The positions each rule removed, as ranges, sorted by rule.
-struct Removed<'a>(Vec<(&'a str, String)>);
+/// The positions each rule removed, as ranges: built in one pass with no list of positions per
+/// rule (a decision over a large catalog removes most candidates). Rules are told apart by
+/// their id, as the record names them (two rules with one id share an entry).
+struct Removed<'a> {
+    verdicts: Verdicts<'a>,
+    runs: Vec<Run<'a>>,
+    /// The run of each rule index, once the rule has removed a candidate.
+    run_of: Vec<Option<usize>>,
+}
 
-impl Serialize for Removed<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (rule, positions) in &self.0 {
-            map.serialize_entry(rule, positions)?;
+/// The positions one rule removed: `text` holds the finished ranges, `start..=end` the open one.
+struct Run<'a> {
+    rule: &'a str,
+    text: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Removed<'a> {
+    fn new(verdicts: Verdicts<'a>) -> Removed<'a> {
+        Removed {
+            verdicts,
+            runs: Vec::new(),
+            run_of: vec![None; verdicts.rule_count()],
         }
-        map.end()
     }
-}
 
-/// One pass over the trace, with no list of positions per rule: a decision over a large
-/// catalog removes most candidates, and this runs on every decision the server logs.
-fn removed_ranges(trace: &[CandidateTrace]) -> Vec<(&str, String)> {
-    struct Run<'a> {
-        rule: &'a Arc<str>,
-        text: String,
-        start: usize,
-        end: usize,
-    }
-    let mut runs: Vec<Run<'_>> = Vec::new();
-    // The previous removed candidate's rule: neighbours are mostly removed by the same one.
-    let mut last = 0;
-    for (position, t) in trace.iter().enumerate() {
-        let CandidateOutcome::Removed { rule, .. } = &t.outcome else {
-            continue;
+    /// Rule `rule` removed the candidate at `position` (positions come in increasing order).
+    fn add(&mut self, rule: usize, position: usize) {
+        let Some(slot) = self.run_of.get_mut(rule) else {
+            return;
         };
-        let same = |r: &Run<'_>| Arc::ptr_eq(r.rule, rule) || **r.rule == **rule;
-        let found = match runs.get(last) {
-            Some(r) if same(r) => Some(last),
-            _ => runs.iter().position(same),
-        };
-        match found.and_then(|i| runs.get_mut(i).map(|r| (i, r))) {
-            Some((i, run)) => {
-                last = i;
-                if position == run.end + 1 {
-                    run.end = position;
-                } else {
-                    push_range(&mut run.text, run.start, run.end);
-                    (run.start, run.end) = (position, position);
-                }
-            }
+        let run = match *slot {
+            Some(i) => i,
             None => {
-                last = runs.len();
-                runs.push(Run {
-                    rule,
-                    text: String::new(),
-                    start: position,
-                    end: position,
-                });
+                let Some(id) = self.verdicts.rule(rule).map(|r| &*r.id) else {
+                    return;
+                };
+                let i = match self.runs.iter().position(|r| r.rule == id) {
+                    Some(i) => i,
+                    None => {
+                        self.runs.push(Run {
+                            rule: id,
+                            text: Vec::new(),
+                            start: position,
+                            end: position,
+                        });
+                        *slot = Some(self.runs.len() - 1);
+                        return;
+                    }
+                };
+                *slot = Some(i);
+                i
             }
+        };
+        let Some(run) = self.runs.get_mut(run) else {
+            return;
+        };
+        if position == run.end + 1 {
+            run.end = position;
+        } else {
+            push_range(&mut run.text, run.start, run.end);
+            (run.start, run.end) = (position, position);
         }
     }
-    let mut out: Vec<(&str, String)> = runs
-        .into_iter()
-        .map(|mut r| {
-            push_range(&mut r.text, r.start, r.end);
-            (&**r.rule, r.text)
-        })
-        .collect();
-    out.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    out
+
+    /// Writes `"rule":"ranges"` pairs, sorted by rule.
+    fn write(mut self, out: &mut Vec<u8>) {
+        self.runs.sort_unstable_by(|a, b| a.rule.cmp(b.rule));
+        for (i, mut run) in self.runs.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_range(&mut run.text, run.start, run.end);
+            json_string(out, run.rule);
+            // Digits, commas and dashes: nothing to escape.
+            out.extend_from_slice(b":\"");
+            out.extend_from_slice(&run.text);
+            out.push(b'"');
+        }
+    }
 }
 
 /// Appends `start` or `start-end` to a comma-separated list.
-fn push_range(out: &mut String, start: usize, end: usize) {
-    use std::fmt::Write;
+fn push_range(out: &mut Vec<u8>, start: usize, end: usize) {
+    let mut numbers = itoa::Buffer::new();
     if !out.is_empty() {
-        out.push(',');
+        out.push(b',');
     }
-    // Writing into a String cannot fail.
-    let _ = if start == end {
-        write!(out, "{start}")
-    } else {
-        write!(out, "{start}-{end}")
-    };
-}
-
-/// The capped (`true`) or kept (`false`) candidates of a trace, in catalog order.
-struct Entries<'a>(&'a [CandidateTrace], bool);
-
-impl Serialize for Entries<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(None)?;
-        for t in self.0 {
-            match (&t.outcome, self.1) {
-                (CandidateOutcome::Kept { score, rank, boosts }, false) => seq.serialize_element(&KeptEntry {
-                    boosts,
-                    id: &t.id,
-                    outcome: "kept",
-                    rank: *rank,
-                    score: *score,
-                })?,
-                (
-                    CandidateOutcome::Capped {
-                        scope,
-                        limit,
-                        window_ms,
-                        seen,
-                    },
-                    true,
-                ) => seq.serialize_element(&CappedEntry {
-                    id: &t.id,
-                    limit: *limit,
-                    outcome: "capped",
-                    scope: scope.keyword(),
-                    seen: *seen,
-                    window_ms: *window_ms,
-                })?,
-                _ => {}
-            }
-        }
-        seq.end()
+    out.extend_from_slice(numbers.format(start).as_bytes());
+    if start != end {
+        out.push(b'-');
+        out.extend_from_slice(numbers.format(end).as_bytes());
     }
-}
-
-// Fields in sorted order: see `CompactTrace`.
-#[derive(Serialize)]
-struct KeptEntry<'a> {
-    boosts: &'a [std::sync::Arc<str>],
-    id: &'a str,
-    outcome: &'static str,
-    rank: Option<u32>,
-    score: f64,
-}
-
-#[derive(Serialize)]
-struct CappedEntry<'a> {
-    id: &'a str,
-    limit: u32,
-    outcome: &'static str,
-    scope: &'static str,
-    seen: u64,
-    window_ms: i64,
 }
 
 /// `[0, 1, 2, 5, 7, 8]` as `"0-2,5,7-8"`.
 pub fn ranges(positions: &[usize]) -> String {
-    let mut out = String::new();
+    let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
     while i < positions.len() {
         let start = positions[i];
@@ -474,14 +517,18 @@ pub fn ranges(positions: &[usize]) -> String {
             i += 1;
             end = positions[i];
         }
-        push_range(&mut out, start, end);
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
         i += 1;
     }
-    out
+    parts.join(",")
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::MemoryStore;
     use std::sync::Arc;
@@ -507,53 +554,116 @@ mod tests {
         }
     }
 
+    /// The compact trace built the obvious way from a named trace, as a JSON tree (whose
+    /// objects keep their keys sorted): what [`CompactTrace`] must write, byte for byte.
+    pub(crate) fn reference_compact(trace: &[tailor_compiler::interp::CandidateTrace]) -> Json {
+        use serde_json::json;
+        use tailor_compiler::interp::CandidateOutcome;
+        let mut capped = Vec::new();
+        let mut kept = Vec::new();
+        let mut removed: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+        for (position, t) in trace.iter().enumerate() {
+            match &t.outcome {
+                CandidateOutcome::Kept { score, rank, boosts } => kept.push(json!({
+                    "boosts": boosts.iter().map(|b| &**b).collect::<Vec<_>>(),
+                    "id": &*t.id, "outcome": "kept", "rank": rank, "score": score,
+                })),
+                CandidateOutcome::Capped {
+                    scope,
+                    limit,
+                    window_ms,
+                    seen,
+                } => capped.push(json!({
+                    "id": &*t.id, "limit": limit, "outcome": "capped", "scope": scope.keyword(),
+                    "seen": seen, "window_ms": window_ms,
+                })),
+                CandidateOutcome::Removed { rule, .. } => removed.entry(rule.to_string()).or_default().push(position),
+            }
+        }
+        let removed: serde_json::Map<String, Json> = removed
+            .into_iter()
+            .map(|(rule, p)| (rule, Json::String(ranges(&p))))
+            .collect();
+        json!({ "capped": capped, "kept": kept, "removed": removed })
+    }
+
+    /// Rules declared out of name order, two with one id (`rule4`: a label, and the fourth
+    /// rule's default name), a cap and two boosts.
+    const POLICY: &str = r#"
+package p
+
+schema Offer {
+  id: String
+  score: Float
+}
+
+eligibility b for offer: Offer {
+  deny z_rule: offer.score < 0.0
+  deny a_rule: offer.score > 100.0 because "a reason the record leaves out"
+  deny rule4: offer.score == 7.0
+  deny offer.score == 8.0
+}
+
+ranking r for offer: Offer {
+  score offer.score
+  boost first: 2.0 when offer.score > 1.0
+  boost second: 1.5 when offer.score > 2.0
+}
+
+decision hero {
+  placement "p"
+  candidates b
+  rank r
+  max 2
+  cap channel 3 per 1d
+  fallback "house"
+}
+"#;
+
     #[test]
     fn a_written_record_reads_back_to_the_same_bytes() {
-        use std::sync::Arc;
-        use tailor_compiler::ir::CapScope;
-        let t = |id: &str, outcome| CandidateTrace {
-            id: Arc::from(id),
-            outcome,
-        };
-        let removed = |rule: &str| CandidateOutcome::Removed {
-            rule: Arc::from(rule),
-            reason: Some(Arc::from("a reason the record leaves out")),
-        };
-        let trace = vec![
-            t("a", removed("p.b.z_rule")),
-            t(
-                "b",
-                CandidateOutcome::Kept {
-                    score: 2.5,
-                    rank: Some(1),
-                    boosts: vec![Arc::from("p.r.boost")],
-                },
-            ),
-            t("c", removed("p.b.a_rule")),
-            t("d", removed("p.b.z_rule")),
-            t(
-                "e",
-                CandidateOutcome::Capped {
-                    scope: CapScope::Channel,
-                    limit: 3,
-                    window_ms: 60_000,
-                    seen: 4,
-                },
-            ),
-            t(
-                "f",
-                CandidateOutcome::Kept {
-                    score: f64::NAN,
-                    rank: None,
-                    boosts: vec![],
-                },
-            ),
-            t("g", removed("p.b.z_rule")),
-            t("h", removed("p.b.z_rule")),
-            t("i", removed("p.b.z_rule")),
-            t("j", removed("p.b.a_rule")),
-            t("k", removed("p.b.z_rule")),
+        use tailor_compiler::interp::Verdict;
+        let mut sources = tailor_compiler::SourceMap::new();
+        sources.add("p.policy", POLICY);
+        let bundle = tailor_compiler::Bundle::compile(sources).unwrap();
+        let program = bundle.program();
+        let decision = program.decision_for_placement("p").unwrap();
+        let schema = program.eligibilities[0].schema;
+        // Ids the JSON must escape.
+        let ids = [
+            "a", "b\n\"x\"", "c", "d", "e", "f\\", "g", "h", "i", "j", "k", "l", "m", "n",
         ];
+        let offers: Vec<Json> = ids
+            .iter()
+            .map(|id| serde_json::json!({ "id": id, "score": 1.0 }))
+            .collect();
+        let catalog = bundle.prepare_catalog_json(schema, &offers).unwrap();
+        let removed = |rule| Verdict::Removed { rule };
+        let verdicts = vec![
+            removed(0),
+            Verdict::Kept {
+                score: 2.5,
+                rank: Some(1),
+                boosts: vec![1, 0],
+            },
+            removed(1),
+            removed(0),
+            Verdict::Capped { cap: 0, seen: 4 },
+            Verdict::Kept {
+                score: f64::NAN,
+                rank: None,
+                boosts: vec![],
+            },
+            removed(0),
+            removed(0),
+            removed(0),
+            removed(1),
+            removed(0),
+            removed(2),
+            removed(3),
+            removed(2),
+        ];
+        let v = Verdicts::new(program, decision, catalog.offers(), &verdicts).unwrap();
         let r = record("d1", "t");
         let written = AuditRecord {
             decision_id: r.decision_id,
@@ -566,24 +676,29 @@ mod tests {
             catalog_hash: r.catalog_hash,
             backend: r.backend,
             inputs: serde_json::json!({ "now_ms": 5, "consents": ["email"], "context": { "placement": "p", "channel": "Web" } }),
-            rule_outcomes: Some(CompactTrace(&trace)),
+            rule_outcomes: Some(CompactTrace(v)),
             experiment: Some(serde_json::json!({ "name": "x", "variant": "b" })),
             response: serde_json::json!({ "decision_id": "d1", "decisions": [{ "offer_id": "b", "priority": 1 }] }),
         };
         let bytes = serde_json::to_vec(&written).unwrap();
         let read: AuditRecord = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(serde_json::to_vec(&read).unwrap(), bytes);
-        assert_eq!(read.rule_outcomes, compact_trace(&trace));
+        assert_eq!(read.rule_outcomes, compact_trace(v));
         assert_eq!(
             read.rule_outcomes,
             serde_json::json!({
-                "capped": [{ "id": "e", "limit": 3, "outcome": "capped", "scope": "channel", "seen": 4, "window_ms": 60_000 }],
+                "capped": [{ "id": "e", "limit": 3, "outcome": "capped", "scope": "channel", "seen": 4, "window_ms": 86_400_000 }],
                 "kept": [
-                    { "boosts": ["p.r.boost"], "id": "b", "outcome": "kept", "rank": 1, "score": 2.5 },
-                    { "boosts": [], "id": "f", "outcome": "kept", "rank": null, "score": null },
+                    { "boosts": ["p.r.second", "p.r.first"], "id": "b\n\"x\"", "outcome": "kept", "rank": 1, "score": 2.5 },
+                    { "boosts": [], "id": "f\\", "outcome": "kept", "rank": null, "score": null },
                 ],
-                "removed": { "p.b.a_rule": "2,9", "p.b.z_rule": "0,3,6-8,10" },
+                "removed": { "p.b.a_rule": "2,9", "p.b.rule4": "11-13", "p.b.z_rule": "0,3,6-8,10" },
             })
+        );
+        // The same bytes as the named trace gives.
+        assert_eq!(
+            serde_json::to_string(&CompactTrace(v)).unwrap(),
+            serde_json::to_string(&reference_compact(&v.traces().unwrap())).unwrap()
         );
     }
 

@@ -29,7 +29,9 @@ use serde_json::{json, Value as Json};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tailor_compiler::interp::{value_from_json, CandidateOutcome, DataError, Env, EvalError, Impression};
+use tailor_compiler::interp::{
+    value_from_json, CandidateOutcome, DataError, Env, EvalError, Impression, TraceLevel, Verdicts,
+};
 use tailor_compiler::ir::Type;
 
 /// A decide request (`POST /personalization/decide`).
@@ -393,12 +395,20 @@ impl Engine {
                         if self.faults.catalog_down.load(Ordering::Relaxed) {
                             degraded = Some("catalog_unavailable");
                         } else {
-                            match live.bundle.decide(
+                            // The named trace only for an explanation; the audit record is
+                            // written from the verdicts.
+                            let trace = if explain {
+                                TraceLevel::Full
+                            } else {
+                                TraceLevel::Verdicts
+                            };
+                            match live.bundle.decide_traced(
                                 self.config.backend,
                                 &env,
                                 decision,
                                 &live.catalog.prepared,
                                 req.constraints.max_variants,
+                                trace,
                             ) {
                                 Ok(o) => outcome = Some(o),
                                 Err(EvalError::NoProfile) => degraded = Some("unknown_subject"),
@@ -509,7 +519,12 @@ impl Engine {
                 "hints": req.hints,
                 "degraded": degraded,
             }),
-            rule_outcomes: outcome.as_ref().map(|o| CompactTrace(&o.trace)),
+            rule_outcomes: outcome.as_ref().and_then(|o| {
+                Verdicts::new(program, decision, live.catalog.prepared.offers(), &o.verdicts)
+                    .inspect_err(|e| tracing::error!(error = %e, "the decision's verdicts do not fit its program"))
+                    .ok()
+                    .map(CompactTrace)
+            }),
             experiment: experiment_name.as_ref().map(|e| json!({"name": e, "variant": variant})),
             response: response.clone(),
         };

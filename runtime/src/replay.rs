@@ -33,9 +33,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tailor_compiler::bundle::BundleSource;
 use tailor_compiler::interp::{
-    value_from_json, CandidateTrace, DataError, DecisionOutcome, Env, EvalError, Impression, Value,
+    value_from_json, DataError, DecisionOutcome, Env, EvalError, Impression, TraceLevel, Value, Verdicts,
 };
-use tailor_compiler::ir::Type;
+use tailor_compiler::ir::{DecisionId, Type};
 use tailor_compiler::{Backend, Bundle, SourceMap};
 
 /// Why replay could not run at all (as opposed to one record being unreproducible).
@@ -291,9 +291,13 @@ impl<'a> Inputs<'a> {
 /// worker threads; emptied when it grows past [`Converted::MAX`] entries.
 #[derive(Default)]
 struct Converted {
-    profiles: std::sync::RwLock<HashMap<String, HashMap<Box<str>, Value>>>,
-    contexts: std::sync::RwLock<HashMap<String, HashMap<Box<str>, Value>>>,
+    profiles: std::sync::RwLock<HashMap<String, ByText>>,
+    contexts: std::sync::RwLock<HashMap<String, ByText>>,
 }
+
+/// Converted values by JSON text. foldhash, not SipHash: hashing whole profile texts was a
+/// few percent of a replay's CPU.
+type ByText = HashMap<Box<str>, Value, foldhash::fast::RandomState>;
 
 impl Converted {
     /// Entries kept per kind before the cache starts over (bounds its memory on a long log of
@@ -302,7 +306,7 @@ impl Converted {
 
     /// The value of `text` (JSON of type `ty`) for `bundle`, converted on first use.
     fn value(
-        cache: &std::sync::RwLock<HashMap<String, HashMap<Box<str>, Value>>>,
+        cache: &std::sync::RwLock<HashMap<String, ByText>>,
         bundle: &Bundle,
         ty: &Type,
         text: &str,
@@ -623,6 +627,8 @@ impl Shown {
 struct Rerun {
     shown: Shown,
     outcome: Option<DecisionOutcome>,
+    /// The decision that ran, which the outcome's verdicts refer to.
+    decision: DecisionId,
 }
 
 /// A record run again, for [`crate::explain`].
@@ -904,8 +910,8 @@ impl Replayer {
             ready.subject.clone(),
             None,
         )?;
-        let rerun = run_on(self.backend, &rec, &ready, true, None)?;
-        let status = match compare(&rec, &rerun, &ready.catalog)? {
+        let rerun = run_on(self.backend, &rec, &ready, TraceLevel::Full, None)?;
+        let status = match compare(&rec, &rerun, &ready)? {
             None => Status::Identical,
             Some(difference) => Status::Different { difference },
         };
@@ -1137,8 +1143,8 @@ impl Replayer {
         // candidate shows; `None` when it is skipped.
         let pairs = par_map(&work, jobs, &|(record, ready)| {
             let (ready, candidate_catalog) = ready.as_ref()?;
-            let before = run_on(backend, record, ready, true, Some(converted)).ok()?;
-            if !matches!(compare(record, &before, &ready.catalog), Ok(None)) {
+            let before = run_on(backend, record, ready, TraceLevel::Verdicts, Some(converted)).ok()?;
+            if !matches!(compare(record, &before, ready), Ok(None)) {
                 return None;
             }
             let on_candidate = Ready {
@@ -1146,7 +1152,15 @@ impl Replayer {
                 catalog: Arc::clone(candidate_catalog),
                 subject: Arc::clone(&ready.subject),
             };
-            let after = run_on_bundle(backend, record, candidate, &on_candidate, false, Some(converted)).ok()?;
+            let after = run_on_bundle(
+                backend,
+                record,
+                candidate,
+                &on_candidate,
+                TraceLevel::None,
+                Some(converted),
+            )
+            .ok()?;
             Some((before.shown, after.shown))
         });
         let mut out = WhatIf {
@@ -1227,8 +1241,8 @@ struct Ready {
 /// A prepared record run again and compared: identical, different, or unreproducible (the
 /// evaluation could not start, or the record's compared parts are not JSON).
 fn replay_ready(backend: Backend, record: &Rec, ready: &Ready, converted: Option<&Converted>) -> Status {
-    let compared =
-        run_on(backend, record, ready, true, converted).and_then(|rerun| compare(record, &rerun, &ready.catalog));
+    let compared = run_on(backend, record, ready, TraceLevel::Verdicts, converted)
+        .and_then(|rerun| compare(record, &rerun, ready));
     match compared {
         Err(reason) => Status::Unreproducible { reason },
         Ok(None) => Status::Identical,
@@ -1256,7 +1270,7 @@ fn run_on(
     backend: Backend,
     record: &Rec,
     ready: &Ready,
-    trace: bool,
+    trace: TraceLevel,
     converted: Option<&Converted>,
 ) -> Result<Rerun, String> {
     run_on_bundle(backend, record, &ready.bundle, ready, trace, converted)
@@ -1273,7 +1287,7 @@ fn run_on_bundle(
     record: &Rec,
     bundle: &Bundle,
     ready: &Ready,
-    trace: bool,
+    trace: TraceLevel,
     converted: Option<&Converted>,
 ) -> Result<Rerun, String> {
     let program = bundle.program();
@@ -1289,25 +1303,23 @@ fn run_on_bundle(
         .as_u64()
         .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
     let prepared = &ready.catalog.prepared;
-    let decided = if trace {
-        bundle.decide(backend, &env, decision, prepared, max)
-    } else {
-        bundle.decide_untraced(backend, &env, decision, prepared, max)
-    };
-    match decided {
+    match bundle.decide_traced(backend, &env, decision, prepared, max, trace) {
         Ok(o) => Ok(Rerun {
             shown: Shown::from_outcome(&o),
             outcome: Some(o),
+            decision,
         }),
         Err(EvalError::NoProfile) => Ok(Rerun {
             shown: Shown::degraded(def.fallback.as_ref(), "unknown_subject"),
             outcome: None,
+            decision,
         }),
         Err(e) => {
             tracing::debug!(error = %e, "replayed evaluation failed");
             Ok(Rerun {
                 shown: Shown::degraded(def.fallback.as_ref(), "evaluation_error"),
                 outcome: None,
+                decision,
             })
         }
     }
@@ -1450,18 +1462,32 @@ pub fn expand(compact: &Json, catalog: &LoadedCatalog) -> BTreeMap<usize, Json> 
 /// Equal there means equal as JSON; anything else (a real difference, or a record whose text is
 /// formatted differently) is decided by the JSON comparison below, which alone writes the
 /// difference report.
-fn compare(record: &Rec, rerun: &Rerun, catalog: &LoadedCatalog) -> Result<Option<Difference>, String> {
-    let trace = rerun.outcome.as_ref().map(|o| o.trace.as_slice());
+fn compare(record: &Rec, rerun: &Rerun, ready: &Ready) -> Result<Option<Difference>, String> {
+    let catalog = &*ready.catalog;
+    let verdicts = rerun
+        .outcome
+        .as_ref()
+        .map(|o| {
+            Verdicts::new(
+                ready.bundle.program(),
+                rerun.decision,
+                catalog.prepared.offers(),
+                &o.verdicts,
+            )
+        })
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let same_trace = match record.rule_outcomes {
         Recorded::Raw(raw) => SCRATCH.with_borrow_mut(|text| {
             text.clear();
-            write_compact_trace(trace, text).is_ok() && text.as_slice() == raw.get().as_bytes()
+            write_compact_trace(verdicts, text);
+            text.as_slice() == raw.get().as_bytes()
         }),
         Recorded::Parsed(_) => false,
     };
     if !same_trace {
         let recorded_trace = record.rule_outcomes.json()?;
-        if let Some(difference) = trace_difference(&recorded_trace, trace, catalog) {
+        if let Some(difference) = trace_difference(&recorded_trace, verdicts, catalog) {
             return Ok(Some(difference));
         }
     }
@@ -1483,8 +1509,8 @@ thread_local! {
 }
 
 /// The first difference in the per-candidate outcomes, `None` when they are the same.
-fn trace_difference(recorded: &Json, trace: Option<&[CandidateTrace]>, catalog: &LoadedCatalog) -> Option<Difference> {
-    let replayed_trace = trace.map(compact_trace).unwrap_or(Json::Null);
+fn trace_difference(recorded: &Json, verdicts: Option<Verdicts>, catalog: &LoadedCatalog) -> Option<Difference> {
+    let replayed_trace = verdicts.map(compact_trace).unwrap_or(Json::Null);
     if replayed_trace == *recorded {
         return None;
     }
@@ -1550,11 +1576,14 @@ fn shown_difference(recorded: &Shown, replayed: &Shown) -> Option<Difference> {
         })
 }
 
-/// Writes the JSON text of `compact_trace(trace)` (`null` without a trace) without building
+/// Writes the JSON text of `compact_trace(verdicts)` (`null` without verdicts) without building
 /// the JSON tree: [`CompactTrace`] writes the same bytes as the tree (keys in sorted order), so
 /// the text compares byte for byte with a recorded one.
-fn write_compact_trace(trace: Option<&[CandidateTrace]>, out: &mut Vec<u8>) -> serde_json::Result<()> {
-    serde_json::to_writer(out, &trace.map(CompactTrace))
+fn write_compact_trace(verdicts: Option<Verdicts>, out: &mut Vec<u8>) {
+    match verdicts {
+        Some(v) => CompactTrace(v).write(out),
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 /// What [`Shown::from_response`] reads of a recorded response, borrowed from its text. Stricter
@@ -1874,71 +1903,40 @@ mod tests {
     }
 
     #[test]
-    fn the_compact_trace_text_is_what_compact_trace_serializes_to() {
-        use tailor_compiler::ir::CapScope;
+    fn the_compact_trace_text_is_what_the_named_trace_gives() {
         let records = &fixture().1;
         let mut replayer = replayer();
-        let mut traces = Vec::new();
+        let mut text = Vec::new();
+        let mut kept = 0;
         for record in records {
             let rec = Rec::from(record);
             let ready = replayer.prepare(&rec).ok().unwrap();
-            let rerun = run_on(Backend::Interpreter, &rec, &ready, true, None).unwrap();
-            traces.push(rerun.outcome.unwrap().trace);
+            for backend in [Backend::Interpreter, Backend::Jit] {
+                let rerun = run_on(backend, &rec, &ready, TraceLevel::Full, None).unwrap();
+                let outcome = rerun.outcome.unwrap();
+                let verdicts = Verdicts::new(
+                    ready.bundle.program(),
+                    rerun.decision,
+                    ready.catalog.prepared.offers(),
+                    &outcome.verdicts,
+                )
+                .unwrap();
+                text.clear();
+                write_compact_trace(Some(verdicts), &mut text);
+                assert_eq!(
+                    String::from_utf8(text.clone()).unwrap(),
+                    serde_json::to_string(&crate::audit::tests::reference_compact(&outcome.trace)).unwrap()
+                );
+                kept += outcome
+                    .trace
+                    .iter()
+                    .filter(|t| matches!(t.outcome, CandidateOutcome::Kept { .. }))
+                    .count();
+            }
         }
-        assert!(traces
-            .iter()
-            .flatten()
-            .any(|t| matches!(t.outcome, CandidateOutcome::Kept { .. })));
-        // What the demo does not produce: caps, odd floats, rule names to escape, rules whose
-        // positions interleave, the same rule text in two `Arc`s.
-        let id = |s: &str| Arc::<str>::from(s);
-        let removed = |rule: &str| CandidateOutcome::Removed {
-            rule: id(rule),
-            reason: None,
-        };
-        let kept = |score: f64, rank: Option<u32>| CandidateOutcome::Kept {
-            score,
-            rank,
-            boosts: vec![id("p.r.b\"1"), id("p.r.é")],
-        };
-        let synthetic = [
-            ("a", removed("p.z.rule")),
-            ("b\n\"x\"", kept(f64::NAN, None)),
-            ("c", removed("p.a.\"quoted\"")),
-            ("d", removed("p.z.rule")),
-            ("e", removed("p.z.rule")),
-            (
-                "f",
-                CandidateOutcome::Capped {
-                    scope: CapScope::Channel,
-                    limit: 3,
-                    window_ms: -5,
-                    seen: u64::MAX,
-                },
-            ),
-            ("g", kept(-0.0, Some(1))),
-            ("h", kept(1e300 * 10.0, Some(2))),
-            ("i", kept(0.1 + 0.2, Some(u32::MAX))),
-            ("j", removed("p.a.\"quoted\"")),
-        ];
-        traces.push(
-            synthetic
-                .into_iter()
-                .map(|(i, outcome)| CandidateTrace { id: id(i), outcome })
-                .collect(),
-        );
-        traces.push(Vec::new());
-        let mut text = Vec::new();
-        for trace in &traces {
-            text.clear();
-            write_compact_trace(Some(trace), &mut text).unwrap();
-            assert_eq!(
-                String::from_utf8(text.clone()).unwrap(),
-                serde_json::to_string(&compact_trace(trace)).unwrap()
-            );
-        }
+        assert!(kept > 0);
         text.clear();
-        write_compact_trace(None, &mut text).unwrap();
+        write_compact_trace(None, &mut text);
         assert_eq!(text, b"null");
     }
 

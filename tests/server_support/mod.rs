@@ -220,9 +220,14 @@ pub fn try_request_typed(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
-    // A server may answer (413) before reading a large body; ignore a broken pipe then.
-    let _ = stream.write_all(body);
+    // The head and the body in one write: a server that answers without reading a small body
+    // (a GET sent one) and closes would otherwise find it unread on the socket, and the kernel
+    // resets the connection, sometimes before the answer is read. A server may also answer
+    // (413) before reading a large body; a broken pipe is ignored then, and the read below
+    // reports what the server said.
+    let mut message = head.into_bytes();
+    message.extend_from_slice(body);
+    let _ = stream.write_all(&message);
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
     parse_response(&raw)

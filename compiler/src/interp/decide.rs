@@ -33,8 +33,170 @@ pub struct DecisionOutcome {
     pub fallback: Option<Fallback>,
     /// How long a channel may cache the answer.
     pub ttl_ms: i64,
-    /// One entry per catalog candidate that reached the eligibility rules, in catalog order.
+    /// One entry per catalog candidate that reached the eligibility rules, in catalog order
+    /// (with [`TraceLevel::Full`] only).
     pub trace: Vec<CandidateTrace>,
+    /// The same story as `trace`, by index into the program and the catalog (with
+    /// [`TraceLevel::Verdicts`] and [`TraceLevel::Full`]): what the audit log records, cheap to
+    /// build because it shares no strings. Read it with [`Verdicts`].
+    #[serde(skip)]
+    pub verdicts: Vec<Verdict>,
+}
+
+/// How much of a decision's per-candidate story to keep. The answer (offers, scores, variant,
+/// fallback) is the same at every level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceLevel {
+    /// No story: for callers that only use the answer (batch plans, what-if candidates).
+    None,
+    /// [`DecisionOutcome::verdicts`] only: what the audit log and replay need.
+    Verdicts,
+    /// The verdicts and the named [`DecisionOutcome::trace`] (explanations).
+    Full,
+}
+
+/// What happened to one candidate, as indices: the compact form of [`CandidateOutcome`], read
+/// with the names it refers to through [`Verdicts`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Eligible and under its caps, so it was scored.
+    Kept {
+        score: f64,
+        /// Its position among the chosen offers, starting at 1; `None` when `max` cut it.
+        rank: Option<u32>,
+        /// Indices into the ranking's boosts of those that applied.
+        boosts: Vec<usize>,
+    },
+    /// Rule `rule` (an index into the eligibility block's rules) removed it.
+    Removed { rule: usize },
+    /// Cap `cap` (an index into the decision's caps) stopped it after `seen` impressions.
+    Capped { cap: usize, seen: u64 },
+}
+
+/// A decision's [`Verdict`]s with what they refer to: the rules, caps and boosts of the
+/// decision and the candidates of the catalog it ran on.
+#[derive(Clone, Copy)]
+pub struct Verdicts<'a> {
+    verdicts: &'a [Verdict],
+    catalog: &'a [Value],
+    decision: &'a crate::ir::DecisionDef,
+    rules: &'a [crate::ir::RuleDef],
+    boosts: &'a [crate::ir::BoostDef],
+    id_index: Option<usize>,
+}
+
+impl<'a> Verdicts<'a> {
+    /// The verdicts of decision `decision` of `program` run over `catalog`.
+    pub fn new(
+        program: &'a Program,
+        decision: DecisionId,
+        catalog: &'a [Value],
+        verdicts: &'a [Verdict],
+    ) -> Result<Verdicts<'a>, EvalError> {
+        let def = program
+            .decisions
+            .get(decision as usize)
+            .ok_or_else(|| internal(format!("no decision {decision}")))?;
+        let elig = program
+            .eligibilities
+            .get(def.candidates as usize)
+            .ok_or_else(|| internal(format!("no eligibility {}", def.candidates)))?;
+        let boosts = match def.rank {
+            Some(r) => {
+                &program
+                    .rankings
+                    .get(r as usize)
+                    .ok_or_else(|| internal(format!("no ranking {r}")))?
+                    .boosts
+            }
+            None => &[][..],
+        };
+        Ok(Verdicts {
+            verdicts,
+            catalog,
+            decision: def,
+            rules: &elig.rules,
+            boosts,
+            id_index: id_field(program, elig.schema),
+        })
+    }
+
+    /// The verdicts, in catalog order (the index is the candidate's catalog position).
+    pub fn all(&self) -> &'a [Verdict] {
+        self.verdicts
+    }
+
+    /// The id of the candidate at catalog position `position` (`#n` without an `id` field).
+    pub fn id(&self, position: usize) -> std::borrow::Cow<'a, str> {
+        Verdicts::id_of(self.catalog, self.id_index, position)
+    }
+
+    fn id_of(catalog: &[Value], id_index: Option<usize>, position: usize) -> std::borrow::Cow<'_, str> {
+        match (catalog.get(position), id_index) {
+            (Some(Value::Record(fields)), Some(i)) => match fields.get(i) {
+                Some(Value::Str(s)) => std::borrow::Cow::Borrowed(&**s),
+                _ => std::borrow::Cow::Owned(format!("#{}", position + 1)),
+            },
+            _ => std::borrow::Cow::Owned(format!("#{}", position + 1)),
+        }
+    }
+
+    /// Rule `index` of the decision's eligibility block.
+    pub fn rule(&self, index: usize) -> Option<&'a crate::ir::RuleDef> {
+        self.rules.get(index)
+    }
+
+    /// The number of rules of the decision's eligibility block.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Cap `index` of the decision.
+    pub fn cap(&self, index: usize) -> Option<&'a crate::ir::CapDef> {
+        self.decision.caps.get(index)
+    }
+
+    /// The id of boost `index` of the decision's ranking.
+    pub fn boost(&self, index: usize) -> Option<&'a Arc<str>> {
+        self.boosts.get(index).map(|b| &b.id)
+    }
+
+    /// The named trace: one [`CandidateTrace`] per verdict.
+    pub fn traces(&self) -> Result<Vec<CandidateTrace>, EvalError> {
+        self.verdicts
+            .iter()
+            .enumerate()
+            .map(|(position, verdict)| {
+                let outcome = match verdict {
+                    Verdict::Kept { score, rank, boosts } => CandidateOutcome::Kept {
+                        score: *score,
+                        rank: *rank,
+                        boosts: boosts.iter().filter_map(|&b| self.boost(b).cloned()).collect(),
+                    },
+                    Verdict::Removed { rule } => {
+                        let rule = self.rule(*rule).ok_or_else(|| internal("rule index out of range"))?;
+                        CandidateOutcome::Removed {
+                            rule: rule.id.clone(),
+                            reason: rule.reason.clone(),
+                        }
+                    }
+                    Verdict::Capped { cap, seen } => {
+                        let cap = self.cap(*cap).ok_or_else(|| internal("cap index out of range"))?;
+                        CandidateOutcome::Capped {
+                            scope: cap.scope,
+                            limit: cap.limit,
+                            window_ms: cap.window_ms,
+                            seen: *seen,
+                        }
+                    }
+                };
+                Ok(CandidateTrace {
+                    id: candidate_id(self.catalog.get(position), self.id_index, position),
+                    outcome,
+                })
+            })
+            .collect()
+    }
 }
 
 /// A chosen offer.
@@ -147,9 +309,9 @@ pub fn id_field(program: &Program, schema: SchemaId) -> Option<usize> {
 }
 
 /// The id of a candidate record, given the index of its `id` field.
-fn candidate_id(candidate: &Value, id_index: Option<usize>, position: usize) -> Arc<str> {
+fn candidate_id(candidate: Option<&Value>, id_index: Option<usize>, position: usize) -> Arc<str> {
     match (candidate, id_index) {
-        (Value::Record(fields), Some(i)) => match fields.get(i) {
+        (Some(Value::Record(fields)), Some(i)) => match fields.get(i) {
             Some(Value::Str(s)) => s.clone(),
             _ => Arc::from(format!("#{}", position + 1)),
         },
@@ -256,7 +418,7 @@ pub fn eligibility_report_with(
             reason: rule.reason.clone(),
         });
         candidates.push(EligibilityTrace {
-            id: candidate_id(candidate, id_index, position),
+            id: candidate_id(Some(candidate), id_index, position),
             removed_by,
         });
     }
@@ -310,13 +472,13 @@ pub fn decide_with(
     catalog: &[Value],
     max_override: Option<u32>,
 ) -> Result<DecisionOutcome, EvalError> {
-    decide_traced(program, env, engine, decision, catalog, max_override, true)
+    decide_traced(program, env, engine, decision, catalog, max_override, TraceLevel::Full)
 }
 
-/// [`decide_with`], optionally without the per-candidate trace: with `trace` false the
-/// outcome's `trace` is empty and nothing else differs (the chosen offers, scores, variant and
-/// fallback are the same), which saves building and freeing an entry per candidate when only
-/// the answer is wanted (batch plans).
+/// [`decide_with`] keeping `trace` of the per-candidate story: the chosen offers, scores,
+/// variant and fallback are the same at every level. Below [`TraceLevel::Full`] the outcome's
+/// `trace` is empty, which saves an entry of shared strings per candidate; the verdicts (kept at
+/// [`TraceLevel::Verdicts`]) say the same by index.
 pub fn decide_traced(
     program: &Program,
     env: &crate::interp::eval::Env,
@@ -324,12 +486,13 @@ pub fn decide_traced(
     decision: DecisionId,
     catalog: &[Value],
     max_override: Option<u32>,
-    trace: bool,
+    trace: TraceLevel,
 ) -> Result<DecisionOutcome, EvalError> {
     let def = program
         .decisions
         .get(decision as usize)
         .ok_or_else(|| internal(format!("no decision {decision}")))?;
+    let keep = trace != TraceLevel::None;
     let mut out = DecisionOutcome {
         decision: def.name.clone(),
         placement: def.placement.clone(),
@@ -338,7 +501,8 @@ pub fn decide_traced(
         variant: None,
         fallback: None,
         ttl_ms: def.ttl_ms,
-        trace: Vec::with_capacity(if trace { catalog.len() } else { 0 }),
+        trace: Vec::new(),
+        verdicts: Vec::new(),
     };
     let fall_back = |mut out: DecisionOutcome, reason: FallbackReason| -> Result<DecisionOutcome, EvalError> {
         out.fallback = Some(Fallback {
@@ -380,139 +544,120 @@ pub fn decide_traced(
         .get(def.candidates as usize)
         .ok_or_else(|| internal(format!("no eligibility {}", def.candidates)))?;
     let id_index = id_field(program, elig.schema);
-    // Survivors, as (trace index, catalog position, id); the trace index is unused untraced.
-    let mut survivors: Vec<(usize, usize, Arc<str>)> = Vec::new();
     let failing = engine.first_failing_rules(def.candidates, catalog)?;
     if failing.len() != catalog.len() {
         return Err(internal(
             "a backend returned verdicts for a different number of candidates",
         ));
     }
-    for (position, (candidate, failed)) in catalog.iter().zip(failing).enumerate() {
-        if !trace {
-            if failed.is_none() {
-                survivors.push((0, position, candidate_id(candidate, id_index, position)));
-            }
-            continue;
-        }
-        let id = candidate_id(candidate, id_index, position);
-        let outcome = match failed {
-            Some(i) => {
-                let rule = elig.rules.get(i).ok_or_else(|| internal("rule index out of range"))?;
-                CandidateOutcome::Removed {
-                    rule: rule.id.clone(),
-                    reason: rule.reason.clone(),
+    // Survivors by catalog position; each candidate's verdict (when kept) is at its position.
+    let mut survivors: Vec<usize> = Vec::new();
+    if keep {
+        out.verdicts.reserve_exact(catalog.len());
+    }
+    for (position, failed) in failing.into_iter().enumerate() {
+        match failed {
+            Some(rule) => {
+                if rule >= elig.rules.len() {
+                    return Err(internal("rule index out of range"));
+                }
+                if keep {
+                    out.verdicts.push(Verdict::Removed { rule });
                 }
             }
             None => {
-                survivors.push((out.trace.len(), position, id.clone()));
-                // Replaced below by the candidate's cap or score.
-                CandidateOutcome::Kept {
-                    score: 0.0,
-                    rank: None,
-                    boosts: Vec::new(),
+                survivors.push(position);
+                if keep {
+                    // Replaced below by the candidate's cap or score.
+                    out.verdicts.push(Verdict::Kept {
+                        score: 0.0,
+                        rank: None,
+                        boosts: Vec::new(),
+                    });
                 }
             }
-        };
-        out.trace.push(CandidateTrace { id, outcome });
+        }
     }
+    let id_at = |position: usize| Verdicts::id_of(catalog, id_index, position);
 
     // Caps: impressions within the window (now - window, now], at this placement (of the
     // offer, or of anything), or on the request's channel at any placement.
-    let now = env.now_ms;
-    let channel = if def.caps.iter().any(|c| c.scope == CapScope::Channel) {
-        Some(context_channel(program, &env.context)?)
-    } else {
-        None
-    };
-    let seen = |scope: CapScope, window_ms: i64, offer: &str| -> u64 {
-        let start = now.saturating_sub(window_ms);
-        env.impressions
-            .iter()
-            .filter(|i| {
-                i.at_ms > start
-                    && i.at_ms <= now
-                    && match scope {
-                        CapScope::Offer => i.placement == def.placement && i.offer_id == offer,
-                        CapScope::Placement => i.placement == def.placement,
-                        CapScope::Channel => Some(i.channel) == channel,
+    if !def.caps.is_empty() {
+        let now = env.now_ms;
+        let channel = if def.caps.iter().any(|c| c.scope == CapScope::Channel) {
+            Some(context_channel(program, &env.context)?)
+        } else {
+            None
+        };
+        let seen = |scope: CapScope, window_ms: i64, offer: &str| -> u64 {
+            let start = now.saturating_sub(window_ms);
+            env.impressions
+                .iter()
+                .filter(|i| {
+                    i.at_ms > start
+                        && i.at_ms <= now
+                        && match scope {
+                            CapScope::Offer => i.placement == def.placement && i.offer_id == offer,
+                            CapScope::Placement => i.placement == def.placement,
+                            CapScope::Channel => Some(i.channel) == channel,
+                        }
+                })
+                .count() as u64
+        };
+        let verdicts = &mut out.verdicts;
+        survivors.retain(|&position| {
+            let id = id_at(position);
+            for (cap, c) in def.caps.iter().enumerate() {
+                let n = seen(c.scope, c.window_ms, &id);
+                if n >= u64::from(c.limit) {
+                    if let Some(v) = verdicts.get_mut(position) {
+                        *v = Verdict::Capped { cap, seen: n };
                     }
-            })
-            .count() as u64
-    };
-    let mut capped = Vec::new();
-    survivors.retain(|(t, _, id)| {
-        for cap in &def.caps {
-            let n = seen(cap.scope, cap.window_ms, id);
-            if n >= u64::from(cap.limit) {
-                capped.push((
-                    *t,
-                    CandidateOutcome::Capped {
-                        scope: cap.scope,
-                        limit: cap.limit,
-                        window_ms: cap.window_ms,
-                        seen: n,
-                    },
-                ));
-                return false;
+                    return false;
+                }
             }
-        }
-        true
-    });
-    for (t, outcome) in capped {
-        if let Some(entry) = out.trace.get_mut(t).filter(|_| trace) {
-            entry.outcome = outcome;
-        }
+            true
+        });
     }
 
     // Score and sort: descending, stable (ties keep catalog order), NaN last.
-    let mut scored = Vec::with_capacity(survivors.len());
-    match def.rank {
+    let mut scored: Vec<(usize, f64, Vec<usize>)> = match def.rank {
         Some(r) => {
-            let rdef = program
-                .rankings
-                .get(r as usize)
-                .ok_or_else(|| internal(format!("no ranking {r}")))?;
-            let positions: Vec<usize> = survivors.iter().map(|&(_, p, _)| p).collect();
-            let scores = engine.rank_scores(r, catalog, &positions)?;
+            let scores = engine.rank_scores(r, catalog, &survivors)?;
             if scores.len() != survivors.len() {
                 return Err(internal(
                     "a backend returned scores for a different number of candidates",
                 ));
             }
-            for ((t, _, id), s) in survivors.into_iter().zip(scores) {
-                let names = if trace {
-                    s.boosts
-                        .iter()
-                        .filter_map(|&b| rdef.boosts.get(b).map(|b| b.id.clone()))
-                        .collect::<Vec<_>>()
-                } else {
-                    Vec::new()
-                };
-                scored.push((t, s.score, names, id));
-            }
+            survivors
+                .into_iter()
+                .zip(scores)
+                .map(|(p, s)| (p, s.score, if keep { s.boosts } else { Vec::new() }))
+                .collect()
         }
-        None => {
-            for (t, _, id) in survivors {
-                scored.push((t, 0.0, Vec::new(), id));
-            }
-        }
-    }
+        None => survivors.into_iter().map(|p| (p, 0.0, Vec::new())).collect(),
+    };
     scored.sort_by(|a, b| score_order(a.1, b.1));
 
     let max = def.max.min(max_override.unwrap_or(u32::MAX)) as usize;
-    for (position, (t, score, boosts, id)) in scored.into_iter().enumerate() {
-        let chosen = position < max;
+    for (index, (position, score, boosts)) in scored.into_iter().enumerate() {
+        let chosen = index < max;
         if chosen {
-            out.offers.push(Chosen { id, score });
-        }
-        if let Some(entry) = out.trace.get_mut(t).filter(|_| trace) {
-            entry.outcome = CandidateOutcome::Kept {
+            out.offers.push(Chosen {
+                id: candidate_id(catalog.get(position), id_index, position),
                 score,
-                rank: chosen.then(|| (position + 1) as u32),
+            });
+        }
+        if let Some(v) = out.verdicts.get_mut(position) {
+            *v = Verdict::Kept {
+                score,
+                rank: chosen.then(|| (index + 1) as u32),
                 boosts,
             };
         }
+    }
+    if trace == TraceLevel::Full {
+        out.trace = Verdicts::new(program, decision, catalog, &out.verdicts)?.traces()?;
     }
 
     if out.offers.is_empty() && def.fallback.is_some() {

@@ -38,7 +38,7 @@ pub use data::{value_from_json, value_to_json, DataError};
 pub use decide::{
     decide, decide_in, decide_traced, decide_with, eligibility_report, eligibility_report_with, CandidateEvaluator,
     CandidateOutcome, CandidateTrace, Chosen, DecisionOutcome, EligibilityReport, EligibilityTrace, Fallback,
-    FallbackReason, RemovedBy,
+    FallbackReason, RemovedBy, TraceLevel, Verdict, Verdicts,
 };
 pub use eval::{Env, EvalError, Evaluator, Impression, RankScore, Request, TestResults};
 pub use experiment::{assign, assign_in, Assignment};
