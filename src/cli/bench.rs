@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tailor_compiler::interp::{time as ptime, value_from_json, Env};
+use tailor_compiler::interp::{time as ptime, value_from_json, Env, TraceLevel, Verdict};
 use tailor_compiler::ir::{Program, Type};
 use tailor_compiler::{Backend, Bundle, BundleError, PreparedCatalog};
 use tailor_runtime::catalog::CatalogFormat;
@@ -236,11 +236,13 @@ fn evaluate(
 ) -> anyhow::Result<(u64, u64)> {
     Ok(match target {
         Target::Decision(d) => {
-            let out = bundle.decide(backend, env, d, catalog, None)?;
+            // With the verdicts the server logs and replay compares, not the named trace only
+            // an explanation builds.
+            let out = bundle.decide_traced(backend, env, d, catalog, None, TraceLevel::Verdicts)?;
             let eligible = out
-                .trace
+                .verdicts
                 .iter()
-                .filter(|t| !matches!(t.outcome, tailor_compiler::interp::CandidateOutcome::Removed { .. }))
+                .filter(|v| !matches!(v, Verdict::Removed { .. }))
                 .count() as u64;
             (eligible, out.offers.len() as u64)
         }

@@ -150,6 +150,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<Exit> {
         None => None,
     };
     let mut replayer = args.rerun.replayer(store.clone(), &[])?.with_backend(args.backend);
+    tracing::debug!(
+        open_ms = started.elapsed().as_millis() as u64,
+        "records' store opened, subjects read"
+    );
     match &args.candidate {
         Some(dir) => {
             let sources = tailor_runtime::demo::policy_sources(dir)?;
