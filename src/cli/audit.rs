@@ -86,7 +86,10 @@ pub fn open_store(dir: &Path) -> anyhow::Result<SharedStore> {
     if !dir.is_dir() {
         bail!("no data directory `{}`", dir.display());
     }
-    let store = tailor_runtime::store::sled::SledStore::open(dir, None).with_context(|| {
+    // Read once, start to end (replay, export, explain): a small page cache (see
+    // `open_with_cache`).
+    const READ_ONCE_CACHE_BYTES: u64 = 64 << 20;
+    let store = tailor_runtime::store::sled::SledStore::open_with_cache(dir, None, READ_ONCE_CACHE_BYTES).with_context(|| {
         format!(
             "opening the data directory `{}` (is a `tailor serve` using it? sled allows one process per directory: stop the server first)",
             dir.display()
