@@ -124,7 +124,9 @@ impl Engine {
         }
         .transpose()?;
         let (records, truncated) = self.newest_records(&filter, limit)?;
-        let mut replayer = self.replayer(req.subject_ids);
+        // On the server's backend: the JIT agrees with the interpreter exactly and is several
+        // times faster over many records (an explanation, one record, stays on the interpreter).
+        let mut replayer = self.replayer(req.subject_ids).with_backend(self.config.backend);
         let mut out = match &candidate {
             Some(bundle) => serde_json::to_value(replayer.what_if(&records, bundle)),
             None => serde_json::to_value(replayer.replay(&records)),
@@ -205,7 +207,10 @@ impl Engine {
                     .latest(&tenant, w.recent)
                     .map_err(|e| DeployError::Backend(format!("reading the audit log: {e}")))?;
                 records.reverse();
-                let r = self.replayer(w.subject_ids.clone()).what_if(&records, bundle);
+                let r = self
+                    .replayer(w.subject_ids.clone())
+                    .with_backend(self.config.backend)
+                    .what_if(&records, bundle);
                 let verdict = gate(&r, threshold);
                 let json = serde_json::to_value(&r).unwrap_or(Json::Null);
                 report = Some(r);
