@@ -132,12 +132,9 @@ impl<'a> Verdicts<'a> {
     }
 
     fn id_of(catalog: &[Value], id_index: Option<usize>, position: usize) -> std::borrow::Cow<'_, str> {
-        match (catalog.get(position), id_index) {
-            (Some(Value::Record(fields)), Some(i)) => match fields.get(i) {
-                Some(Value::Str(s)) => std::borrow::Cow::Borrowed(&**s),
-                _ => std::borrow::Cow::Owned(format!("#{}", position + 1)),
-            },
-            _ => std::borrow::Cow::Owned(format!("#{}", position + 1)),
+        match id_str(catalog.get(position), id_index) {
+            Some(s) => std::borrow::Cow::Borrowed(&**s),
+            None => std::borrow::Cow::Owned(position_id(position)),
         }
     }
 
@@ -310,13 +307,25 @@ pub fn id_field(program: &Program, schema: SchemaId) -> Option<usize> {
 
 /// The id of a candidate record, given the index of its `id` field.
 fn candidate_id(candidate: Option<&Value>, id_index: Option<usize>, position: usize) -> Arc<str> {
+    id_str(candidate, id_index)
+        .cloned()
+        .unwrap_or_else(|| Arc::from(position_id(position)))
+}
+
+/// The `id` string of a candidate record, given the index of its `id` field.
+fn id_str(candidate: Option<&Value>, id_index: Option<usize>) -> Option<&Arc<str>> {
     match (candidate, id_index) {
         (Some(Value::Record(fields)), Some(i)) => match fields.get(i) {
-            Some(Value::Str(s)) => s.clone(),
-            _ => Arc::from(format!("#{}", position + 1)),
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
         },
-        _ => Arc::from(format!("#{}", position + 1)),
+        _ => None,
     }
+}
+
+/// The id of a candidate without one: `#n`, its 1-based catalog position.
+fn position_id(position: usize) -> String {
+    format!("#{}", position + 1)
 }
 
 /// The per-candidate work of a decision: what a backend computes, while the orchestration
