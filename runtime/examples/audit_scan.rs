@@ -8,7 +8,7 @@
 //! Reads the audit tree in pages of 8,192 records, as `tailor replay` does, on one thread.
 
 use tailor_runtime::store::sled::SledStore;
-use tailor_runtime::store::{Store, Tree};
+use tailor_runtime::store::{pages, Tree};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args().nth(1).ok_or("usage: audit_scan DATA_DIR")?;
@@ -17,16 +17,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = SledStore::open_with_cache(std::path::Path::new(&dir), None, 64 << 20)?;
     let opened = started.elapsed();
     const PAGE: usize = 8192;
-    let mut after: Option<Vec<u8>> = None;
     let (mut records, mut bytes) = (0usize, 0usize);
-    loop {
-        let page = store.scan_prefix_after(Tree::Audit, b"", after.as_deref(), PAGE)?;
+    for page in pages(&store, Tree::Audit, b"", PAGE) {
+        let page = page?;
         records += page.len();
         bytes += page.iter().map(|(_, v)| v.len()).sum::<usize>();
-        if page.len() < PAGE {
-            break;
-        }
-        after = page.last().map(|(k, _)| k.clone());
     }
     let scanned = started.elapsed() - opened;
     println!(

@@ -218,14 +218,8 @@ impl AuditLog {
     pub fn erase_subject(&self, tenant: &str, subject_hash: &str) -> Result<usize, AuditError> {
         let needle = format!("\"subject_hash\":\"{subject_hash}\"");
         let mut removed = 0;
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page = self
-                .store
-                .scan_prefix_after(Tree::Audit, b"", after.as_deref(), NEWEST_PAGE)?;
-            let full = page.len() >= NEWEST_PAGE;
-            after = page.last().map(|(k, _)| k.clone());
-            for (k, v) in page {
+        for page in crate::store::pages(self.store.as_ref(), Tree::Audit, b"", NEWEST_PAGE) {
+            for (k, v) in page? {
                 if !v.windows(needle.len()).any(|w| w == needle.as_bytes()) {
                     continue;
                 }
@@ -234,9 +228,6 @@ impl AuditLog {
                     self.store.remove(Tree::Audit, &k)?;
                     removed += 1;
                 }
-            }
-            if !full || after.is_none() {
-                break;
             }
         }
         self.store.flush()?;

@@ -1213,15 +1213,11 @@ impl Engine {
         let prefix = key(&[tenant, ""]);
         // Count first (keys only in spirit: one paged pass), so progress has a denominator.
         let mut total = 0u64;
-        let mut after: Option<Vec<u8>> = None;
-        loop {
+        for page in crate::store::pages(store, Tree::Profiles, &prefix, PAGE) {
             if progress.cancel.load(Ordering::Relaxed) {
                 return Err(BatchError::Cancelled);
             }
-            let page = store.scan_prefix_after(Tree::Profiles, &prefix, after.as_deref(), PAGE)?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.clone());
-            total += page.len() as u64;
+            total += page?.len() as u64;
         }
         progress.total.store(total, Ordering::Relaxed);
         record.total = Some(total);

@@ -1078,19 +1078,11 @@ impl Replayer {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<crate::store::Entry>, StoreError>>(1);
         std::thread::scope(|scope| {
             scope.spawn(move || {
-                let mut after: Option<Vec<u8>> = None;
-                loop {
-                    let page = store.scan_prefix_after(Tree::Audit, b"", after.as_deref(), CHUNK);
-                    let last = match &page {
-                        Ok(entries) => entries.last().map(|(k, _)| k.clone()),
-                        Err(_) => None,
-                    };
-                    let full = page.as_ref().is_ok_and(|entries| entries.len() == CHUNK);
+                for page in crate::store::pages(store.as_ref(), Tree::Audit, b"", CHUNK) {
                     // A send fails when the replay stopped (a record did not parse): stop too.
-                    if tx.send(page).is_err() || !full {
+                    if tx.send(page).is_err() {
                         return;
                     }
-                    after = last;
                 }
             });
             // Where the time goes, for `RUST_LOG=debug` (docs/benchmarks.md).

@@ -91,10 +91,16 @@ pub trait Store: Send + Sync + 'static {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     fn put(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
     fn remove(&self, tree: Tree, key: &[u8]) -> Result<(), StoreError>;
-    /// Entries whose key starts with `prefix`, in key order, at most `limit`.
-    fn scan_prefix(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError>;
-    /// Like [`Store::scan_prefix`], in reverse key order (newest first for time-ordered keys).
-    fn scan_prefix_rev(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError>;
+    /// Entries whose key starts with `prefix`, in key order, at most `limit`: the first page of
+    /// [`Store::scan_prefix_after`].
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
+        self.scan_prefix_after(tree, prefix, None, limit)
+    }
+    /// Like [`Store::scan_prefix`], in reverse key order (newest first for time-ordered keys):
+    /// the first page of [`Store::scan_prefix_rev_before`].
+    fn scan_prefix_rev(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
+        self.scan_prefix_rev_before(tree, prefix, None, limit)
+    }
     /// Entries whose key starts with `prefix` and sorts after `after` (all of them when `after`
     /// is `None`), in key order, at most `limit`: a prefix scan in pages, for readers that must
     /// not hold a whole tenant in memory (batch plans). A range scan, not a filtered full scan.
@@ -131,6 +137,33 @@ pub type SharedStore = Arc<dyn Store>;
 /// fixed-width numbers, none of which contains `/`, so keys of one prefix sort together.
 pub fn key(parts: &[&str]) -> Vec<u8> {
     parts.join("/").into_bytes()
+}
+
+/// The entries of `tree` whose key starts with `prefix`, in key order, a page of at most `page`
+/// at a time ([`Store::scan_prefix_after`] from the last key of the page before), so a long
+/// scan never holds the whole prefix in memory. Ends after the first page shorter than `page`,
+/// or after an error.
+pub fn pages<'a>(
+    store: &'a dyn Store,
+    tree: Tree,
+    prefix: &'a [u8],
+    page: usize,
+) -> impl Iterator<Item = Result<Vec<Entry>, StoreError>> + 'a {
+    // A page of one at least: an empty page would never move on.
+    let page = page.max(1);
+    let mut after: Option<Vec<u8>> = None;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let entries = store.scan_prefix_after(tree, prefix, after.as_deref(), page);
+        match &entries {
+            Ok(e) if e.len() >= page => after = e.last().map(|(k, _)| k.clone()),
+            _ => done = true,
+        }
+        Some(entries)
+    })
 }
 
 /// A JSON value from a stored entry.
@@ -180,16 +213,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn scan_prefix(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
-        let map = self.lock()?;
-        Ok(map
-            .range((tree, prefix.to_vec())..)
-            .take_while(|((t, k), _)| *t == tree && k.starts_with(prefix))
-            .take(limit)
-            .map(|((_, k), v)| (k.clone(), v.clone()))
-            .collect())
-    }
-
     fn scan_prefix_after(
         &self,
         tree: Tree,
@@ -209,13 +232,6 @@ impl Store for MemoryStore {
             .take(limit)
             .map(|((_, k), v)| (k.clone(), v.clone()))
             .collect())
-    }
-
-    fn scan_prefix_rev(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
-        let mut all = self.scan_prefix(tree, prefix, usize::MAX)?;
-        all.reverse();
-        all.truncate(limit);
-        Ok(all)
     }
 
     fn scan_prefix_rev_before(
@@ -324,11 +340,6 @@ impl Store for FaultyStore {
         self.inner.remove(tree, key)
     }
 
-    fn scan_prefix(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
-        self.check(tree, true)?;
-        self.inner.scan_prefix(tree, prefix, limit)
-    }
-
     fn scan_prefix_after(
         &self,
         tree: Tree,
@@ -338,11 +349,6 @@ impl Store for FaultyStore {
     ) -> Result<Vec<Entry>, StoreError> {
         self.check(tree, true)?;
         self.inner.scan_prefix_after(tree, prefix, after, limit)
-    }
-
-    fn scan_prefix_rev(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
-        self.check(tree, true)?;
-        self.inner.scan_prefix_rev(tree, prefix, limit)
     }
 
     fn scan_prefix_rev_before(

@@ -74,14 +74,6 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn scan_prefix(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
-        self.tree(tree)?
-            .scan_prefix(prefix)
-            .take(limit)
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine))
-            .collect()
-    }
-
     fn scan_prefix_after(
         &self,
         tree: Tree,
@@ -105,15 +97,6 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    fn scan_prefix_rev(&self, tree: Tree, prefix: &[u8], limit: usize) -> Result<Vec<Entry>, StoreError> {
-        self.tree(tree)?
-            .scan_prefix(prefix)
-            .rev()
-            .take(limit)
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine))
-            .collect()
-    }
-
     fn scan_prefix_rev_before(
         &self,
         tree: Tree,
@@ -122,7 +105,13 @@ impl Store for SledStore {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let Some(before) = before else {
-            return self.scan_prefix_rev(tree, prefix, limit);
+            return self
+                .tree(tree)?
+                .scan_prefix(prefix)
+                .rev()
+                .take(limit)
+                .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine))
+                .collect();
         };
         if before <= prefix {
             return Ok(Vec::new());
